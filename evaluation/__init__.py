@@ -1,0 +1,1 @@
+"""Evaluation stage: metrics, calibration, action thresholds, functional suite, slices, report, promotion gate."""

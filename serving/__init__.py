@@ -1,0 +1,1 @@
+"""Serving stage: BentoML service on an ONNX bundle, action policy, review queue and reviewer UI. Never imports torch."""

@@ -1,0 +1,1 @@
+"""Training stage: public-data adapters → dataset build → fit (transformer + baseline) → export (ONNX bundle)."""

@@ -1,0 +1,33 @@
+"""`withyou` — one CLI, one subcommand group per stage.
+
+Each stage owns its commands in `<stage>/cli.py` and exposes `register(app)`. Those modules import only
+typer at module level; heavy libraries (torch, bentoml) load inside the command that needs them, so
+`withyou --help` is fast and a missing extra fails with a clear message only where it is needed.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="withyou",
+    help="WithYou: classify posts about sexual harassment and assault (disclosure, supportive, harassing, neutral).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _register_stages() -> None:
+    from training.cli import register as register_training
+    from evaluation.cli import register as register_evaluation
+    from serving.cli import register as register_serving
+
+    register_training(app)
+    register_evaluation(app)
+    register_serving(app)
+
+
+_register_stages()
+
+if __name__ == "__main__":
+    app()
