@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup-browser.sh
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -P -m pytest "$@"

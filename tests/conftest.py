@@ -1,0 +1,110 @@
+"""Shared fixtures. `tiny_bundle` is a real MiniLM fine-tuned for a few steps and exported by training's own code.
+
+The tiny model is not meant to be accurate — it proves the path train → export → bundle → Classifier works and
+gives evaluation and serving tests a real bundle to load. It trains on a small seed subset (handwritten examples
+in tests/fixtures/training/ stand in for any label the seed corpus does not cover yet).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from withyou.labels import LABELS
+from withyou.paths import SEED_DIR
+from withyou.records import Record, read_jsonl, write_jsonl
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HANDWRITTEN = FIXTURES / "training" / "handwritten.jsonl"
+PER_LABEL = {"train": 6, "validation": 2, "test": 2}
+
+
+def _seed_records() -> list[Record]:
+    records: list[Record] = []
+    for path in sorted(SEED_DIR.glob("*.jsonl")):
+        records.extend(read_jsonl(path, strict=False))
+    return records
+
+
+def tiny_splits() -> dict[str, list[Record]]:
+    """10 posts per label split 6/2/2, from the seed corpus where it has enough of a label, else handwritten."""
+    wanted = sum(PER_LABEL.values())
+    seed, handwritten = _seed_records(), read_jsonl(HANDWRITTEN)
+    splits: dict[str, list[Record]] = {name: [] for name in PER_LABEL}
+    for label in LABELS:
+        pool = sorted((r for r in seed if r.label == label), key=lambda r: r.id)
+        if len(pool) < wanted:
+            pool = [r for r in handwritten if r.label == label]
+        step = len(pool) // wanted
+        chosen = pool[::step][:wanted]
+        start = 0
+        for name, n in PER_LABEL.items():
+            splits[name].extend(r.model_copy(update={"split": name}) for r in chosen[start : start + n])
+            start += n
+    return splits
+
+
+def write_dataset(directory: Path, splits: dict[str, list[Record]]) -> Path:
+    """A built-dataset directory in the training/build.py layout (three JSONL files + manifest.json)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    for name, records in splits.items():
+        write_jsonl(directory / f"{name}.jsonl", records)
+        digest.update((directory / f"{name}.jsonl").read_bytes())
+        for r in records:
+            by_source = counts.setdefault(name, {}).setdefault(r.label, {})
+            by_source[r.source] = by_source.get(r.source, 0) + 1
+    manifest = {"content_hash": digest.hexdigest(), "counts": counts, "duplicates_removed": 0, "seed": 13}
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return directory
+
+
+@dataclass
+class TinyModel:
+    """The fine-tuned torch model, its tokenizer, the records it saw, and the bundle exported from it."""
+
+    model: object
+    tokenizer: object
+    splits: dict[str, list[Record]]
+    bundle: Path
+    parity: object
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("tiny_dataset"), tiny_splits())
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    from training.config import TrainConfig
+    from training.export import export_bundle
+    from training.fit import fit_transformer
+
+    splits = tiny_splits()
+    config = TrainConfig.fast(epochs=4, patience=4, learning_rate=3e-4, track=False)
+    result = fit_transformer(config, splits["train"], splits["validation"])
+    bundle = tmp_path_factory.mktemp("tiny_bundle") / "bundle"
+    parity = export_bundle(
+        result.model,
+        result.tokenizer,
+        bundle,
+        max_length=config.max_length,
+        metadata={"model_version": "tiny-test", "base_model": config.base_model, "data_hash": "tiny"},
+        parity_records=splits["validation"] + splits["test"],
+        # A dozen steps leave near-tied logits that int8 noise (~1e-2) can flip on a 16-post parity set;
+        # the issue's 99.5 % applies to real models (tests/training/test_export.py checks it is enforced).
+        min_int8_agreement=0.75,
+    )
+    return TinyModel(result.model, result.tokenizer, splits, bundle, parity)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_model: TinyModel) -> Path:
+    """Path to a real exported bundle directory (see withyou/bundle.py for its contents)."""
+    return tiny_model.bundle

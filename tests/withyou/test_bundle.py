@@ -1,0 +1,75 @@
+"""The bundle reader: loads what training exports, predicts, and stays free of torch and transformers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from withyou.bundle import BUNDLE_FILES, BundleError, Classifier, Item
+from withyou.labels import LABELS
+
+pytestmark = pytest.mark.slow
+
+
+def test_exported_bundle_has_every_contract_file(tiny_bundle):
+    present = {p.name for p in tiny_bundle.iterdir()}
+    assert set(BUNDLE_FILES) <= present
+    assert "model.fp32.onnx" in present
+
+
+def test_classifier_predicts_one_known_label_per_item(tiny_bundle):
+    classifier = Classifier.from_bundle(tiny_bundle)
+    predictions = classifier.predict(
+        [Item(text="me too", parent_text="Has a teacher ever made you feel unsafe?", id="a"), {"text": "nice weather"}]
+    )
+    assert [p.id for p in predictions] == ["a", None]
+    for prediction in predictions:
+        assert prediction.label in LABELS
+        assert sum(prediction.scores.values()) == pytest.approx(1.0, abs=1e-5)
+        assert prediction.action in ("allow", "review", "hide")
+
+
+def test_bundle_onnx_graph_follows_the_input_and_output_contract(tiny_bundle):
+    classifier = Classifier.from_bundle(tiny_bundle)
+    assert classifier.input_names == ["input_ids", "attention_mask", "token_type_ids"]
+    assert [o.name for o in classifier.session.get_outputs()] == ["logits"]
+    assert json.loads((tiny_bundle / "labels.json").read_text()) == list(LABELS)
+
+
+def test_bundle_scores_batch_of_one_like_a_padded_batch(tiny_bundle):
+    classifier = Classifier.from_bundle(tiny_bundle, model_file="model.fp32.onnx")
+    texts = ["a short one", "a much longer post that forces the first one to be padded in the batch"]
+    together = classifier.logits(texts, [None, "a parent post"])
+    alone = classifier.logits(texts[:1])
+    assert abs(together[0] - alone[0]).max() < 1e-4
+
+
+def test_metadata_records_version_parity_and_libraries(tiny_bundle):
+    metadata = json.loads((tiny_bundle / "metadata.json").read_text())
+    assert metadata["model_version"] == "tiny-test"
+    assert metadata["parity"]["fp32_max_abs_diff"] <= 1e-4
+    assert {"torch", "onnxruntime", "tokenizers"} <= set(metadata["library_versions"])
+
+
+def test_bundle_missing_a_file_is_a_clear_error(tiny_bundle, tmp_path):
+    broken = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, broken)
+    (broken / "tokenizer.json").unlink()
+    with pytest.raises(BundleError, match="missing tokenizer.json"):
+        Classifier.from_bundle(broken)
+
+
+def test_importing_bundle_reader_and_predicting_does_not_import_torch(tiny_bundle):
+    code = (
+        "import sys\n"
+        "from withyou.bundle import Classifier\n"
+        f"Classifier.from_bundle({str(tiny_bundle)!r}).predict([{{'text': 'hello'}}])\n"
+        "loaded = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
+        "print(','.join(loaded) or 'none')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "none"

@@ -1,0 +1,325 @@
+"""`withyou data build`: seed corpus + public datasets → one de-duplicated, grouped, stratified dataset.
+
+Output (default withyou.paths.dataset_dir()): train.jsonl, validation.jsonl, test.jsonl (Record per line, with
+`split` and `group`) and manifest.json (content_hash, counts split → label → source → n, duplicates removed,
+skipped rows per file and reason, caps, shortcut risks, config, seed, source file hashes, time taken).
+
+Order of work: read (seed first, then the public datasets in sources.toml order) → drop duplicate ids →
+exact and near duplicates (training/dedup.py) → per-source caps → grouped split (training/split.py) → write.
+A missing dataset folder is a notice, not an error: the seed corpus alone builds.
+Extra labelled files (`extra`, e.g. review exports) join after the split without moving any base record
+(see add_extra_records), so a model trained on the build without them is tested on the same test split.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from training.adapters import ReadLog, read_seed, read_source
+from training.dedup import deduplicate
+from training.manifest import content_hash, count_table, shortcut_risks, skipped_summary
+from training.sources import Source, load_sources, present_files, sha256_file
+from training.split import SPLITS, assign_splits
+from withyou.paths import SEED_DIR, data_dir, dataset_dir
+from withyou.records import DataError, Record, iter_jsonl, write_jsonl
+
+SEED_TIER, PUBLIC_TIER, EXTRA_TIER = 0, 1, 2
+
+
+@dataclass
+class BuildConfig:
+    """Every field is a `withyou data build` option; defaults build the default training set on 2 cores."""
+
+    data_dir: Path | None = None
+    seed_dir: Path = SEED_DIR
+    out_dir: Path | None = None
+    sources_file: Path | None = None
+    sources: tuple[str, ...] | None = None  # None: every dataset in the sources table
+    include_public: bool = True
+    strict: bool = False
+    seed: int = 13
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+    cap: int | None = None  # one cap for every public source and label, instead of sources.toml's
+    apply_caps: bool = True
+    near_dup_threshold: float = 0.8
+    near_dup_num_perm: int = 128
+    near_dup_min_words: int = 4
+    extra: tuple[str, ...] = ()  # labelled JSONL files added after the split (review exports): add_extra_records
+
+    def resolved(self) -> "BuildConfig":
+        out = self.out_dir or dataset_dir()
+        return BuildConfig(**{**asdict(self), "data_dir": data_dir(self.data_dir), "out_dir": Path(out)})
+
+
+@dataclass
+class SourceStatus:
+    status: str  # read | missing | unreadable
+    folder: str
+    licence: str = ""
+    rows: int = 0
+    notice: str = ""
+    files: dict[str, dict] = field(default_factory=dict)
+
+
+class Notices:
+    """Collects human-readable notices (missing datasets, checksum drift) for the console and the manifest."""
+
+    def __init__(self, echo=None) -> None:
+        self.lines: list[str] = []
+        self.echo = echo
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        if self.echo:
+            self.echo(line)
+
+
+def file_hashes(source: Source, data_dir: Path, notices: Notices) -> dict[str, dict]:
+    """sha256 of each present file, compared with the pinned hash (drift is a notice, recorded in the manifest)."""
+    pinned = source.pinned_hashes()
+    hashes = {}
+    for path in present_files(source, data_dir):
+        actual = sha256_file(path)
+        expected = pinned.get(path.name, "")
+        verified = None if not expected else actual == expected
+        if verified is False:
+            notices(f"{source.name}: {path} differs from the sha256 pinned in sources.toml (local copy changed?)")
+        hashes[path.name] = {"sha256": actual, "pinned": expected or None, "verified": verified}
+    return hashes
+
+
+def read_public(
+    source: Source, config: BuildConfig, log: ReadLog, notices: Notices, tick
+) -> tuple[list[Record], SourceStatus]:
+    folder = source.folder_in(config.data_dir)
+    status = SourceStatus(status="read", folder=str(folder), licence=source.licence)
+    if not folder.is_dir():
+        status.status, status.notice = "missing", f"no folder {folder}; run `withyou data pull {source.name}`"
+        notices(f"{source.name}: skipped — {status.notice}")
+        return [], status
+    status.files = file_hashes(source, config.data_dir, notices)
+    try:
+        records = collect(read_source(source, config.data_dir, log), tick)
+    except DataError as exc:
+        if config.strict:
+            raise
+        status.status, status.notice = "unreadable", str(exc)
+        notices(f"{source.name}: skipped — {exc}")
+        return [], status
+    status.rows = len(records)
+    return records, status
+
+
+def collect(records: Iterable[Record], tick) -> list[Record]:
+    """Materialise an adapter's stream, advancing the progress bar per record."""
+    out = []
+    for record in records:
+        out.append(record)
+        tick(1)
+    return out
+
+
+def drop_duplicate_ids(records: Iterable[Record], strict: bool) -> tuple[list[Record], int]:
+    seen: set[str] = set()
+    kept, dropped = [], 0
+    for record in records:
+        if record.id in seen:
+            if strict:
+                raise DataError(f"duplicate record id {record.id!r} (source {record.source})")
+            dropped += 1
+            continue
+        seen.add(record.id)
+        kept.append(record)
+    return kept, dropped
+
+
+def cap_for(source: str, label: str, sources: dict[str, Source], config: BuildConfig) -> int | None:
+    if not config.apply_caps or source not in sources:
+        return None
+    return config.cap if config.cap is not None else sources[source].cap.get(label)
+
+
+def apply_caps(
+    records: list[Record], sources: dict[str, Source], config: BuildConfig
+) -> tuple[list[Record], dict[str, dict[str, dict[str, int]]]]:
+    """Keep at most the cap of rows per public (source, label): a seeded random sample, order preserved."""
+    rng = np.random.default_rng(config.seed)
+    by_cell: dict[tuple[str, str], list[int]] = {}
+    for index, record in enumerate(records):
+        by_cell.setdefault((record.source, record.label), []).append(index)
+    drop: set[int] = set()
+    capped: dict[str, dict[str, dict[str, int]]] = {}
+    for (source, label), indices in sorted(by_cell.items()):
+        cap = cap_for(source, label, sources, config)
+        if cap is None or len(indices) <= cap:
+            continue
+        keep = set(rng.choice(len(indices), size=cap, replace=False).tolist())
+        drop.update(i for n, i in enumerate(indices) if n not in keep)
+        capped.setdefault(source, {})[label] = {"cap": cap, "available": len(indices), "dropped": len(indices) - cap}
+    return [r for i, r in enumerate(records) if i not in drop], capped
+
+
+def select_sources(sources: dict[str, Source], config: BuildConfig) -> list[Source]:
+    if not config.include_public:
+        return []
+    names = config.sources if config.sources is not None else tuple(sources)
+    unknown = [n for n in names if n not in sources]
+    if unknown:
+        raise DataError(f"unknown dataset(s) {', '.join(unknown)}; known: {', '.join(sources)}")
+    return [sources[n] for n in names]
+
+
+def write_atomic_jsonl(path: Path, records: Iterable[Record]) -> int:
+    tmp = path.with_name(f".{path.name}.tmp")
+    count = write_jsonl(tmp, records)
+    os.replace(tmp, path)
+    return count
+
+
+def read_all(
+    config: BuildConfig, selected: list[Source], steps, notices: Notices
+) -> tuple[list[Record], dict[str, ReadLog], dict[str, SourceStatus]]:
+    """Seed corpus first (it wins exact-duplicate ties), then each selected public dataset."""
+    logs = {"seed": ReadLog(config.strict)}
+    statuses: dict[str, SourceStatus] = {}
+    with steps.task("reading seed corpus") as tick:
+        records = collect(read_seed(config.seed_dir, logs["seed"]), tick)
+    if not records:
+        notices(f"seed corpus: no records under {config.seed_dir}")
+    for source in selected:
+        logs[source.name] = ReadLog(config.strict)
+        with steps.task(f"reading {source.name}") as tick:
+            rows, statuses[source.name] = read_public(source, config, logs[source.name], notices, tick)
+        records.extend(rows)
+    if not records:
+        raise DataError("nothing to build: no seed records and no public dataset could be read")
+    return records, logs, statuses
+
+
+def write_splits(out_dir: Path, records: list[Record], manifest: dict) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split in SPLITS:
+        write_atomic_jsonl(out_dir / f"{split}.jsonl", (r for r in records if r.split == split))
+    tmp = out_dir / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, out_dir / "manifest.json")
+
+
+def build_dataset(config: BuildConfig, progress=None, notices: Notices | None = None) -> dict:
+    """Build and write the dataset; return the manifest. `progress` is a training.summary.Steps (or None)."""
+    from training.summary import Steps
+
+    started = time.perf_counter()
+    config = config.resolved()
+    steps = progress or Steps(None)
+    notices = notices or Notices()
+    sources = load_sources(config.sources_file)
+    records, logs, statuses = read_all(config, select_sources(sources, config), steps, notices)
+
+    records, duplicate_ids = drop_duplicate_ids(records, config.strict)
+    with steps.task("removing duplicates", total=len(records)) as tick:
+        records, dedup = deduplicate(
+            records,
+            lambda r: PUBLIC_TIER if r.source in sources else SEED_TIER,
+            threshold=config.near_dup_threshold,
+            num_perm=config.near_dup_num_perm,
+            min_words=config.near_dup_min_words,
+            progress=tick,
+        )
+    records, capped = apply_caps(records, sources, config)
+    with steps.task("splitting (grouped, stratified)"):
+        records = assign_splits(
+            records,
+            validation_fraction=config.validation_fraction,
+            test_fraction=config.test_fraction,
+            seed=config.seed,
+        )
+    extra_summary: dict = {}
+    if config.extra:
+        logs["extra"] = ReadLog(config.strict)
+        with steps.task("adding extra labelled files") as tick:
+            records, extra_summary = add_extra_records(records, config, logs["extra"], tick)
+    manifest = {
+        "format_version": 1,
+        "content_hash": content_hash(records),
+        "counts": count_table(records),
+        "rows": {split: sum(r.split == split for r in records) for split in SPLITS},
+        "labels": dict(sorted(Counter(r.label for r in records).items())),
+        "duplicates_removed": dedup.as_dict(),
+        "duplicate_ids_skipped": duplicate_ids,
+        "capped": capped,
+        "skipped": skipped_summary(logs),
+        "excluded": {name: dict(log.excluded) for name, log in logs.items() if log.excluded},
+        "shortcut_risks": shortcut_risks(records),
+        "notices": notices.lines,
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        "seed": config.seed,
+        "seed_corpus": {
+            "dir": str(config.seed_dir),
+            "files": {Path(p).name: sha256_file(Path(p)) for p in logs["seed"].files},
+        },
+        "sources": {name: asdict(status) for name, status in statuses.items()},
+        "extra": extra_summary,
+        "timings_seconds": steps.timings,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "elapsed_seconds": round(time.perf_counter() - started, 2),
+    }
+    write_splits(Path(config.out_dir), records, manifest)
+    return manifest
+
+
+def add_extra_records(records: list[Record], config: BuildConfig, log: ReadLog, tick) -> tuple[list[Record], dict]:
+    """Add the labelled files in `config.extra` to an already split dataset, leaving every base record as it is.
+
+    Extras whose id is taken, or that duplicate a base record or an earlier extra (same rules as the build's
+    de-duplication, the base always winning), are dropped. A kept extra joins the split of its conversation
+    (training.split.group_of) when the base has that conversation, else train: no conversation straddles splits,
+    and the base test split is unchanged, so the champion and a challenger trained with the extras are gated on
+    the same held-out posts.
+    """
+    from training.split import group_of
+
+    extras: list[Record] = []
+    files = {}
+    for name in config.extra:
+        path = Path(name)
+        if not path.is_file():
+            raise DataError(f"extra file {path} does not exist")
+        rows = collect(iter_jsonl(path, strict=config.strict, report=log.report(path)), tick)
+        files[str(path)] = {"sha256": sha256_file(path), "rows": len(rows)}
+        extras.extend(rows)
+    taken = {r.id for r in records}
+    fresh = [r for r in extras if r.id not in taken]
+    fresh, repeated_ids = drop_duplicate_ids(fresh, strict=False)
+    extra_objects = {id(r) for r in fresh}
+    kept, _ = deduplicate(
+        [*records, *fresh],
+        lambda r: EXTRA_TIER if id(r) in extra_objects else SEED_TIER,
+        threshold=config.near_dup_threshold,
+        num_perm=config.near_dup_num_perm,
+        min_words=config.near_dup_min_words,
+    )
+    split_of_group = {r.group: r.split for r in records}
+    added = []
+    for record in (r for r in kept if id(r) in extra_objects):
+        group = group_of(record)
+        added.append(record.model_copy(update={"split": split_of_group.get(group, "train"), "group": group}))
+    summary = {
+        "files": files,
+        "rows": len(extras),
+        "added": dict(sorted(Counter(r.split for r in added).items())),
+        "ids_already_taken": len(extras) - len(fresh) - repeated_ids,
+        "repeated_ids": repeated_ids,
+        "duplicates_dropped": len(fresh) - len(added),
+    }
+    return [*records, *added], summary

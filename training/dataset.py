@@ -1,0 +1,92 @@
+"""The built dataset (training/build.py output) as training reads it: three splits, the manifest, per-epoch samples."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from withyou import paths
+from withyou.labels import LABEL_TO_ID, LABELS
+from withyou.records import DataError, Record, read_jsonl
+
+SPLITS = ("train", "validation", "test")
+
+
+class DatasetMissingError(FileNotFoundError):
+    """No built dataset where one was expected; the message says how to build one."""
+
+
+@dataclass(frozen=True)
+class DatasetSplits:
+    path: Path
+    train: list[Record]
+    validation: list[Record]
+    test: list[Record]
+    manifest: dict[str, Any]
+
+    @property
+    def content_hash(self) -> str:
+        return str(self.manifest.get("content_hash", "unknown"))
+
+
+def load_dataset(dataset_dir: Path | str | None = None) -> DatasetSplits:
+    """Load train/validation/test JSONL (strict: a bad line is an error naming file:line) and manifest.json."""
+    root = Path(dataset_dir) if dataset_dir else paths.dataset_dir()
+    hint = "build it with `withyou data build` or pass --dataset DIR"
+    if not root.is_dir():
+        raise DatasetMissingError(f"no built dataset at {root}: {hint}")
+    missing = [f"{name}.jsonl" for name in SPLITS if not (root / f"{name}.jsonl").is_file()]
+    if not (root / "manifest.json").is_file():
+        missing.append("manifest.json")
+    if missing:
+        raise DatasetMissingError(f"dataset {root} is missing {', '.join(missing)}: {hint}")
+    try:
+        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{root / 'manifest.json'}: not valid JSON ({exc.msg})") from None
+    splits = {name: read_jsonl(root / f"{name}.jsonl") for name in SPLITS}
+    for name in ("train", "validation"):
+        if not splits[name]:
+            raise DataError(f"{root / f'{name}.jsonl'} has no records; training needs train and validation examples")
+    return DatasetSplits(path=root, manifest=manifest, **splits)
+
+
+def label_ids(records: list[Record]) -> np.ndarray:
+    return np.array([LABEL_TO_ID[r.label] for r in records], dtype=np.int64)
+
+
+def label_counts(records: list[Record]) -> dict[str, int]:
+    counts = {label: 0 for label in LABELS}
+    for record in records:
+        counts[record.label] += 1
+    return counts
+
+
+def balanced_quotas(class_sizes: list[int], budget: int) -> list[int]:
+    """Split `budget` as evenly as the classes allow: a class smaller than its share gives the rest to the others."""
+    quotas = [0] * len(class_sizes)
+    remaining = min(budget, sum(class_sizes))
+    order = sorted(range(len(class_sizes)), key=lambda k: class_sizes[k])
+    for position, k in enumerate(order):
+        share = remaining // (len(order) - position)
+        quotas[k] = min(class_sizes[k], share)
+        remaining -= quotas[k]
+    for k in sorted(order, key=lambda k: -class_sizes[k]):
+        extra = min(remaining, class_sizes[k] - quotas[k])
+        quotas[k] += extra
+        remaining -= extra
+    return quotas
+
+
+def sample_indices(labels: np.ndarray, cap: int | None, rng: np.random.Generator) -> np.ndarray:
+    """All indices (shuffled) when within `cap`, else a class-balanced sample of `cap` without replacement."""
+    if cap is None or cap >= len(labels):
+        return rng.permutation(len(labels))
+    by_label = [np.flatnonzero(labels == k) for k in range(len(LABELS))]
+    quotas = balanced_quotas([len(idx) for idx in by_label], cap)
+    picked = [rng.choice(idx, size=q, replace=False) for idx, q in zip(by_label, quotas) if q]
+    return rng.permutation(np.concatenate(picked))

