@@ -1,0 +1,115 @@
+"""CLI commands of the evaluation stage (registered into the `withyou` app by withyou/cli.py).
+
+`withyou evaluate MODEL` exit codes: 0 done (and the gate passed, if asked), 1 the gate failed (the challenger is
+worse than the champion), 2 the input was unusable (missing dataset, bad file line, unknown model reference).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+GATE_FAILED = 1
+BAD_INPUT = 2
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the root app."""
+    app.command("evaluate")(evaluate)
+
+
+def evaluate(
+    model: str = typer.Argument(
+        ..., help="Bundle directory, models:/withyou@ALIAS, or the alias champion / challenger.", show_default=False
+    ),
+    dataset: Optional[Path] = typer.Option(None, help="Built dataset directory (default: artifacts/dataset)."),
+    extra: list[Path] = typer.Option([], help="Extra labelled JSONL file to score (repeatable)."),
+    out: Optional[Path] = typer.Option(None, help="Report directory (default: artifacts/evaluations/<version>)."),
+    against: Optional[str] = typer.Option(None, help="Gate against this model (e.g. champion); exit 1 if worse."),
+    tolerance: float = typer.Option(0.01, min=0.0, help="Gate slack on macro-F1 and disclosure→harassing rate."),
+    no_write_bundle: bool = typer.Option(False, "--no-write-bundle", help="Do not write calibration/thresholds."),
+    cases: Optional[Path] = typer.Option(None, help="Functional cases JSONL (default: evaluation/functional/)."),
+    baseline: Optional[Path] = typer.Option(None, help="Baseline joblib (default: beside the bundle directory)."),
+    precision_target: float = typer.Option(0.95, help="Harassing precision the hide threshold must reach."),
+    recall_target: float = typer.Option(0.90, help="Harassing recall the review threshold must reach."),
+    ece_bins: int = typer.Option(15, min=1, help="Equal-width bins for expected calibration error."),
+    short_words: int = typer.Option(6, min=1, help="Posts with fewer words form the 'short' slice."),
+    batch_size: int = typer.Option(64, min=1, help="Posts per ONNX batch."),
+    no_peers: bool = typer.Option(False, "--no-peers", help="Skip the baseline and alt-profanity-check columns."),
+    no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not log the report to the model's MLflow run."),
+    shown_errors: int = typer.Option(25, min=0, help="Most confident test errors listed in the report."),
+) -> None:
+    """Evaluate a model bundle on the test split: metrics, calibration, thresholds, functional suite, report, gate."""
+    from evaluation.run import EvaluationConfig, EvaluationError
+
+    try:
+        config = EvaluationConfig(
+            dataset_dir=dataset, extra=list(extra), out_dir=out, cases_path=cases, baseline_path=baseline,
+            precision_target=precision_target, recall_target=recall_target, ece_bins=ece_bins,
+            short_words=short_words, batch_size=batch_size, tolerance=tolerance, write_bundle=not no_write_bundle,
+            log_mlflow=not no_mlflow, peers=not no_peers, shown_errors=shown_errors,
+        )
+    except EvaluationError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    raise typer.Exit(run_evaluation(model, config, against))
+
+
+def run_evaluation(model: str, config, against: str | None) -> int:
+    """Evaluate, gate, write the report, log to MLflow, print the verdict; returns the exit code."""
+    from evaluation.gate import GateError, gate_against
+    from evaluation.peers import BaselineError
+    from evaluation.report import log_to_mlflow, write_report
+    from evaluation.run import EvaluationError, evaluate_bundle, load_eval_data, resolve_ref
+    from evaluation.thresholds import ThresholdError
+    from withyou import paths
+    from withyou.bundle import BundleError
+    from withyou.records import DataError
+
+    try:
+        bundle_dir = resolve_ref(model)
+        data = load_eval_data(config.dataset_dir)
+        evaluation = evaluate_bundle(bundle_dir, config, data)
+        verdict = gate_against(against, evaluation, data, config) if against else None
+    except (EvaluationError, DataError, BundleError, ThresholdError, BaselineError, GateError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        return BAD_INPUT
+    if verdict:
+        evaluation.metrics["gate"] = verdict.to_json()
+    out_dir = config.out_dir or paths.artifacts_dir() / "evaluations" / evaluation.metrics["model_version"]
+    html_path, metrics_path = write_report(evaluation, out_dir)
+    for notice in evaluation.metrics["notices"]:
+        typer.secho(f"notice: {notice}", fg=typer.colors.YELLOW, err=True)
+    if config.log_mlflow:
+        typer.echo(log_to_mlflow(evaluation, [html_path, metrics_path]))
+    print_summary(evaluation.metrics, html_path, metrics_path)
+    if verdict:
+        typer.secho(verdict.summary(), fg=typer.colors.GREEN if verdict.passed else typer.colors.RED)
+        return 0 if verdict.passed else GATE_FAILED
+    return 0
+
+
+def print_summary(metrics: dict, html_path: Path, metrics_path: Path) -> None:
+    h = metrics["headline"]
+
+    def pct(value):
+        return "n/a" if value is None else f"{100 * value:.1f}%"
+
+    lines = [
+        f"model {metrics['model_version']} on {metrics['dataset']['n_test']} test posts",
+        f"  macro-F1 {h['test_macro_f1']:.4f}  accuracy {h['test_accuracy']:.4f}  "
+        + "  ".join(f"F1[{k[8:]}] {v:.3f}" for k, v in h.items() if k.startswith("test_f1_")),
+        f"  ECE {h['ece_before']:.4f} → {h['ece_after']:.4f} (temperature {h['temperature']:.3f})",
+        f"  thresholds: review ≥ {h['threshold_review']:.4f} (test P {h['review_precision_test']:.3f} "
+        f"R {h['review_recall_test']:.3f}), hide ≥ {h['threshold_hide']:.4f} "
+        f"(test P {h['hide_precision_test']:.3f} R {h['hide_recall_test']:.3f})",
+        f"  disclosures: {pct(h['disclosure_to_harassing_rate'])} predicted harassing, "
+        f"{pct(h['disclosure_hide_share'])} hidden, {pct(h['disclosure_review_or_hide_share'])} hidden or reviewed",
+        f"  functional pass rate {pct(h['functional_pass_rate'])} (cases with a parent: "
+        f"{pct(h['functional_pass_rate_with_context'])} with it, {pct(h['functional_pass_rate_without_context'])} without)",
+        f"  bundle calibration/thresholds {'written' if metrics['bundle_written'] else 'not written'}",
+        f"report {html_path}",
+        f"metrics {metrics_path}",
+    ]
+    typer.echo("\n".join(lines))

@@ -1,0 +1,306 @@
+"""`withyou evaluate`: everything a person needs to trust (or reject) one model bundle, in one pass.
+
+Order matters and is fixed: raw logits on validation and test → temperature fitted on validation → thresholds
+chosen on *calibrated* validation P(harassing) (serving thresholds calibrated scores) → every test number
+computed from calibrated probabilities → calibration.json and thresholds.json written into the bundle.
+Test data never influences the temperature or the thresholds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from evaluation.calibration import calibrate, write_calibration
+from evaluation.functional import DEFAULT_CASES_PATH, load_cases, run_functional
+from evaluation.gate import DEFAULT_TOLERANCE
+from evaluation.metrics import (
+    DEFAULT_ECE_BINS,
+    HARASSING,
+    classification_metrics,
+    expected_calibration_error,
+    label_ids,
+    reliability_bins,
+)
+from evaluation.peers import peer_section
+from evaluation.slices import DEFAULT_SHORT_WORDS, slice_masks, slice_metrics
+from evaluation.thresholds import (
+    DEFAULT_PRECISION_TARGET,
+    DEFAULT_RECALL_TARGET,
+    choose_thresholds,
+    disclosure_exposure,
+    threshold_performance,
+    write_thresholds,
+)
+from withyou import paths
+from withyou.bundle import Classifier, softmax
+from withyou.labels import LABELS
+from withyou.records import DataError, Record, read_jsonl
+from withyou.registry import resolve_bundle
+
+
+REGISTERED_MODEL = "withyou"
+ALIASES = ("champion", "challenger")
+
+
+class EvaluationError(ValueError):
+    """The evaluation cannot run on what it was given; the message says what to fix."""
+
+
+def resolve_ref(ref: str) -> Path:
+    """A local bundle directory for a path, models:/withyou@ALIAS, models:/withyou/VERSION, runs:/…, or the bare
+    alias `champion` / `challenger` (withyou.registry.resolve_bundle; raises BundleError when there is none)."""
+    if ref in ALIASES and not Path(ref).exists():
+        ref = f"models:/{REGISTERED_MODEL}@{ref}"
+    return resolve_bundle(ref)
+
+
+@dataclass
+class EvaluationConfig:
+    """Every option of `withyou evaluate`; the defaults run on 2 CPU cores."""
+
+    dataset_dir: Path | None = None
+    extra: list[Path] = field(default_factory=list)
+    out_dir: Path | None = None
+    cases_path: Path | None = None
+    """Functional cases; default evaluation/functional/cases.jsonl (skipped with a notice if absent)."""
+    baseline_path: Path | None = None
+    """TF-IDF baseline; default baseline.joblib beside the bundle directory (skipped with a notice if absent)."""
+    precision_target: float = DEFAULT_PRECISION_TARGET
+    recall_target: float = DEFAULT_RECALL_TARGET
+    ece_bins: int = DEFAULT_ECE_BINS
+    short_words: int = DEFAULT_SHORT_WORDS
+    batch_size: int = 64
+    tolerance: float = DEFAULT_TOLERANCE
+    write_bundle: bool = True
+    log_mlflow: bool = True
+    peers: bool = True
+    shown_errors: int = 25
+
+    def __post_init__(self) -> None:
+        for name in ("precision_target", "recall_target"):
+            if not 0 < getattr(self, name) <= 1:
+                raise EvaluationError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        for name in ("ece_bins", "short_words", "batch_size"):
+            if getattr(self, name) < 1:
+                raise EvaluationError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.tolerance < 0:
+            raise EvaluationError(f"tolerance must be ≥ 0, got {self.tolerance}")
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: ([str(p) for p in v] if isinstance(v, list) else str(v) if isinstance(v, Path) else v)
+                for k, v in self.__dict__.items()}
+
+
+@dataclass
+class EvalData:
+    path: Path
+    validation: list[Record]
+    test: list[Record]
+    manifest: dict[str, Any]
+
+
+def load_eval_data(dataset_dir: Path | None) -> EvalData:
+    """validation.jsonl, test.jsonl and manifest.json of a built dataset (train is not needed here)."""
+    root = Path(dataset_dir) if dataset_dir else paths.dataset_dir()
+    missing = [n for n in ("validation.jsonl", "test.jsonl", "manifest.json") if not (root / n).is_file()]
+    if missing:
+        raise EvaluationError(
+            f"dataset {root} is missing {', '.join(missing)}: build it with `withyou data build` or pass --dataset DIR"
+        )
+    try:
+        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{root / 'manifest.json'}: not valid JSON ({exc.msg})") from None
+    validation, test = read_jsonl(root / "validation.jsonl"), read_jsonl(root / "test.jsonl")
+    for name, records in (("validation", validation), ("test", test)):
+        if not records:
+            raise EvaluationError(f"{root / (name + '.jsonl')} has no records")
+    return EvalData(root, validation, test, manifest)
+
+
+class BundleScorer:
+    """A bundle's Classifier with outputs reordered to LABELS order, batched with a progress bar."""
+
+    def __init__(self, classifier: Classifier, temperature: float = 1.0) -> None:
+        self.classifier = classifier
+        self.columns = [classifier.labels.index(label) for label in LABELS]
+        self.temperature = temperature
+
+    def logits(self, texts: list[str], parent_texts: list[str | None], desc: str = "scoring") -> np.ndarray:
+        step = self.classifier.batch_size * 4
+        parts = []
+        with tqdm(total=len(texts), desc=desc, unit="post", leave=False, disable=len(texts) <= step) as progress:
+            for start in range(0, len(texts), step):
+                parts.append(self.classifier.logits(texts[start : start + step], parent_texts[start : start + step]))
+                progress.update(len(parts[-1]))
+        raw = np.concatenate(parts) if parts else np.zeros((0, len(LABELS)), dtype=np.float32)
+        return raw[:, self.columns]
+
+    def record_logits(self, records: list[Record], desc: str) -> np.ndarray:
+        return self.logits([r.text for r in records], [r.parent_text for r in records], desc)
+
+    def __call__(self, texts, parent_texts) -> np.ndarray:
+        return softmax(self.logits(list(texts), list(parent_texts)), self.temperature)
+
+
+@dataclass
+class Evaluation:
+    """What one evaluation produced: JSON-ready metrics, arrays for the plots, and example rows for the HTML."""
+
+    metrics: dict[str, Any]
+    bundle_dir: Path
+    y_test: np.ndarray
+    test_probs: np.ndarray
+    test_probs_uncalibrated: np.ndarray
+    examples: dict[str, list[dict]] = field(default_factory=dict)
+
+
+def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData | None = None) -> Evaluation:
+    """Run the whole evaluation of one bundle (see module docstring) and return its results; writes the bundle
+    files only when `config.write_bundle`."""
+    bundle_dir = Path(bundle_dir)
+    classifier = Classifier.from_bundle(bundle_dir, batch_size=config.batch_size)
+    data = data or load_eval_data(config.dataset_dir)
+    extra = {str(path): _read_extra(path) for path in config.extra}  # a bad line fails before any scoring
+    scorer = BundleScorer(classifier)
+    y_val, y_test = label_ids([r.label for r in data.validation]), label_ids([r.label for r in data.test])
+    val_logits = scorer.record_logits(data.validation, "validation")
+    test_logits = scorer.record_logits(data.test, "test")
+
+    calibration = calibrate(val_logits, y_val, n_bins=config.ece_bins)
+    scorer.temperature = calibration.temperature
+    val_probs, test_probs = softmax(val_logits, calibration.temperature), softmax(test_logits, calibration.temperature)
+    test_raw = softmax(test_logits, 1.0)
+    before_after = (("before", test_raw), ("after", test_probs))
+    choice = choose_thresholds(
+        y_val == HARASSING, val_probs[:, HARASSING],
+        precision_target=config.precision_target, recall_target=config.recall_target,
+    )
+    metrics: dict[str, Any] = {
+        "model_version": classifier.model_version,
+        "bundle": str(bundle_dir),
+        "bundle_data_hash": classifier.metadata.get("data_hash"),
+        "dataset": {"path": str(data.path), "content_hash": data.manifest.get("content_hash"),
+                    "n_validation": len(data.validation), "n_test": len(data.test)},
+        "config": config.as_json(),
+        "test": classification_metrics(y_test, test_probs, config.ece_bins),
+        "validation": {"macro_f1": classification_metrics(y_val, val_probs)["macro_f1"], "n": len(y_val)},
+        "calibration": {
+            **calibration.to_json(),
+            **{f"test_ece_{when}": expected_calibration_error(y_test, p, config.ece_bins) for when, p in before_after},
+            **{f"test_reliability_{when}": reliability_bins(y_test, p, config.ece_bins) for when, p in before_after},
+        },
+        "thresholds": {
+            **choice.to_json(),
+            **{split: threshold_performance(y == HARASSING, p[:, HARASSING], choice.thresholds)
+               for split, y, p in (("validation", y_val, val_probs), ("test", y_test, test_probs))},
+        },
+        "disclosure_exposure": disclosure_exposure(y_test, test_probs[:, HARASSING], choice.thresholds),
+        "slices": slice_metrics(y_test, test_probs, slice_masks(data.test, config.short_words)),
+        "notices": _data_notices(classifier, data),
+        "gate": None,
+        "peers": None,
+    }
+    evaluation = Evaluation(metrics, bundle_dir, y_test, test_probs, test_raw)
+    evaluation.examples["test_errors"] = confident_errors(data.test, y_test, test_probs, config.shown_errors)
+    _functional_section(evaluation, scorer, config)
+    if config.peers:
+        metrics["peers"] = peer_section(
+            data.validation, data.test, (val_probs, test_probs),
+            config.baseline_path or bundle_dir.parent / "baseline.joblib",
+            baseline_required=config.baseline_path is not None, notices=metrics["notices"],
+        )
+    metrics["extra"] = {name: _extra_metrics(scorer, name, records, config) for name, records in extra.items()}
+    metrics["headline"] = headline(metrics)
+    if config.write_bundle:
+        write_calibration(bundle_dir, calibration)
+        write_thresholds(bundle_dir, choice.thresholds)
+    metrics["bundle_written"] = config.write_bundle
+    return evaluation
+
+
+def _data_notices(classifier: Classifier, data: EvalData) -> list[str]:
+    trained_on, evaluated_on = classifier.metadata.get("data_hash"), data.manifest.get("content_hash")
+    if trained_on and evaluated_on and trained_on != evaluated_on:
+        return [
+            f"the bundle was trained on dataset {str(trained_on)[:12]} but is evaluated on {str(evaluated_on)[:12]}: "
+            "its test split may overlap the data the model was trained on"
+        ]
+    return []
+
+
+def confident_errors(records: list[Record], y_true: np.ndarray, probs: np.ndarray, limit: int) -> list[dict]:
+    """The `limit` most confident wrong predictions on test (for people to read; never written to metrics.json)."""
+    predicted = probs.argmax(axis=1)
+    wrong = np.nonzero(predicted != y_true)[0]
+    wrong = wrong[np.argsort(-probs[wrong, predicted[wrong]], kind="stable")][:limit]
+    return [
+        {"id": records[i].id, "source": records[i].source, "text": records[i].text,
+         "parent_text": records[i].parent_text, "label": records[i].label, "predicted": LABELS[predicted[i]],
+         "confidence": float(probs[i, predicted[i]]), "p_harassing": float(probs[i, HARASSING])}
+        for i in wrong
+    ]
+
+
+def _functional_section(evaluation: Evaluation, scorer: BundleScorer, config: EvaluationConfig) -> None:
+    path = config.cases_path or DEFAULT_CASES_PATH
+    if not Path(path).is_file():
+        if config.cases_path:
+            raise EvaluationError(f"functional cases file {path} does not exist")
+        evaluation.metrics["notices"].append(f"no functional test cases at {path}: functional suite skipped")
+        evaluation.metrics["functional"] = None
+        return
+    cases = load_cases(Path(path))
+    result = run_functional(scorer, cases)
+    by_id = {c.id: c for c in cases}
+    evaluation.examples["functional_failures"] = [
+        {**f, "text": by_id[f["id"]].text, "parent_text": by_id[f["id"]].parent_text} for f in result["failures"]
+    ]
+    evaluation.metrics["functional"] = {"cases_path": str(path), **result}
+
+
+def _read_extra(path: Path) -> list[Record]:
+    if not Path(path).is_file():
+        raise EvaluationError(f"extra labelled file {path} does not exist")
+    records = read_jsonl(Path(path))
+    if not records:
+        raise EvaluationError(f"extra labelled file {path} has no records")
+    return records
+
+
+def _extra_metrics(scorer: BundleScorer, name: str, records: list[Record], config: EvaluationConfig) -> dict:
+    probs = softmax(scorer.record_logits(records, Path(name).name), scorer.temperature)
+    return classification_metrics(label_ids([r.label for r in records]), probs, config.ece_bins)
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a reader needs first (also logged to MLflow as eval_* metrics)."""
+    test, thresholds, functional = metrics["test"], metrics["thresholds"], metrics.get("functional")
+    return {
+        "test_macro_f1": test["macro_f1"],
+        "test_accuracy": test["accuracy"],
+        **{f"test_f1_{label}": test["per_label"][label]["f1"] for label in LABELS},
+        "ece_before": metrics["calibration"]["test_ece_before"],
+        "ece_after": metrics["calibration"]["test_ece_after"],
+        "temperature": metrics["calibration"]["temperature"],
+        "threshold_review": thresholds["review"],
+        "threshold_hide": thresholds["hide"],
+        "hide_precision_test": thresholds["test"]["hide"]["precision"],
+        "hide_recall_test": thresholds["test"]["hide"]["recall"],
+        "review_precision_test": thresholds["test"]["review_or_hide"]["precision"],
+        "review_recall_test": thresholds["test"]["review_or_hide"]["recall"],
+        "disclosure_to_harassing_rate": test["disclosure_to_harassing_rate"],
+        "disclosure_hide_share": metrics["disclosure_exposure"]["hide_share"],
+        "disclosure_review_or_hide_share": metrics["disclosure_exposure"]["review_or_hide_share"],
+        "functional_pass_rate": functional["overall"]["pass_rate"] if functional else None,
+        "functional_pass_rate_with_context": functional["overall"]["pass_rate_with_context"] if functional else None,
+        "functional_pass_rate_without_context": (
+            functional["overall"]["pass_rate_without_context"] if functional else None
+        ),
+    }
