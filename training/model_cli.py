@@ -39,9 +39,9 @@ def train(
     max_length: Annotated[Optional[int], typer.Option(help="Tokens per (parent, reply) pair [128]")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="[32]")] = None,
     eval_batch_size: Annotated[Optional[int], typer.Option(help="[64]")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="[3]")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="[4]")] = None,
     max_train_examples: Annotated[
-        Optional[int], typer.Option(help="Class-balanced sample per epoch; 0 = whole train split [4500]")
+        Optional[int], typer.Option(help="Class-balanced sample per epoch; 0 = whole train split [6000]")
     ] = None,
     max_eval_examples: Annotated[Optional[int], typer.Option(help="Validation posts per epoch; 0 = all [2000]")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Cap on optimizer steps; 0 = none")] = None,
@@ -63,6 +63,10 @@ def train(
     opset: Annotated[Optional[int], typer.Option(help="ONNX opset [18]")] = None,
     keep_fp32: Annotated[Optional[bool], typer.Option("--keep-fp32/--no-keep-fp32", help="Keep model.fp32.onnx")] = None,
     track: Annotated[Optional[bool], typer.Option("--track/--no-track", help="Log to MLflow and register")] = None,
+    int8_fallback: Annotated[
+        Optional[bool],
+        typer.Option("--int8-fallback/--no-int8-fallback", help="Ship fp32 when int8 misses the parity bar (else fail)"),
+    ] = None,
 ) -> None:
     """Fine-tune the transformer and fit the baseline on the same split, export the bundle, register it in MLflow."""
     from rich.console import Console
@@ -77,7 +81,7 @@ def train(
             weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm,
             class_weighting=class_weighting, patience=patience, seed=seed, num_threads=threads,
             baseline_max_features=baseline_max_features, baseline_min_df=baseline_min_df, baseline_c=baseline_c,
-            exporter=exporter, opset=opset, keep_fp32=keep_fp32, track=track,
+            exporter=exporter, opset=opset, keep_fp32=keep_fp32, track=track, int8_fallback=int8_fallback,
         ).items()
         if value is not None
     }
@@ -99,7 +103,7 @@ def train(
     parity = outcome.report["parity"]
     console.print(
         f"parity: fp32 max |Δlogit| {parity['fp32_max_abs_diff']:.2e}, int8 label agreement {parity['int8_agreement']:.2%} "
-        f"on {parity['examples']} validation posts"
+        f"on {parity['examples']} validation posts; model.onnx is {parity.get('shipped', 'int8')}"
     )
     console.print(f"model {outcome.model_version} → {outcome.model_dir}  ({outcome.report['timings_s']['total']:.0f} s)")
     if outcome.registered_version:

@@ -17,14 +17,23 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def main() -> None:
+    """Keeps `withyou <command>` a command group even while only one stage has registered a command."""
+
+
 def _register_stages() -> None:
     from training.cli import register as register_training
     from evaluation.cli import register as register_evaluation
     from serving.cli import register as register_serving
+    from serving.review.cli import register as register_review
+    from withyou.up import register as register_up
 
     register_training(app)
     register_evaluation(app)
     register_serving(app)
+    register_review(app)
+    register_up(app)
 
 
 _register_stages()

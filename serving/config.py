@@ -1,0 +1,128 @@
+"""Serving configuration: one typed settings object, read from `WITHYOU_*` environment variables.
+
+`withyou serve --flag …` builds these settings from its flags and hands them to the BentoML worker processes as
+environment variables (`ServingSettings.to_env`), so the service module reads exactly what the CLI resolved.
+Defaults run on 2 CPU cores.
+
+Limits and why they are what they are:
+    max_items        256 items per request
+    max_text_chars   5,000 characters per `text` and per `parent_text`; the model reads at most the head + tail
+                     of a text (withyou.encoding.clip_text: first 1,500 and last 500 characters), so longer posts
+                     are a client error rather than megabytes to tokenise
+    max_body_bytes   16 MiB: room for 256 items whose text and parent are both 5,000 characters even when every
+                     character is JSON-escaped (`\\uXXXX`, 6 bytes); anything larger is refused before parsing
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from withyou.labels import Action
+from withyou.policy import Thresholds
+
+ENV_PREFIX = "WITHYOU_"
+DEFAULT_BUNDLE = "models:/withyou@champion"
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (respects affinity/cgroup pinning, unlike os.cpu_count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class ServingSettings(BaseSettings):
+    """Everything `withyou serve` can be told; each field is also `WITHYOU_<FIELD>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    bundle: str = Field(DEFAULT_BUNDLE, description="bundle directory, or a registry ref like models:/withyou@champion")
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=1, le=65535)
+
+    review_threshold: float | None = Field(None, ge=0.0, le=1.0, description="override the bundle's review threshold")
+    hide_threshold: float | None = Field(None, ge=0.0, le=1.0, description="override the bundle's hide threshold")
+
+    api_key: SecretStr | None = Field(None, description="when set, /classify needs `Authorization: Bearer <key>` or `X-API-Key`")
+
+    max_items: int = Field(256, ge=1)
+    max_text_chars: int = Field(5000, ge=1)
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+
+    workers: int = Field(1, ge=1, description="BentoML worker processes, each with its own model copy")
+    ort_threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads per worker (default: cores / workers)")
+    max_batch_size: int = Field(64, ge=2, description="most items the adaptive batcher hands the model at once")
+    max_latency_ms: int = Field(
+        30_000, ge=10, description="batcher's latency budget; a request it cannot serve within it gets a 503"
+    )
+    request_timeout_s: float = Field(60.0, gt=0)
+
+    log_level: str = Field("INFO", pattern="(?i)^(debug|info|warning|error)$")
+
+    review_actions: frozenset[Action] = frozenset({"review", "hide"})
+    review_sink: str | None = Field(None, description="'module:factory' returning a serving.hooks.ReviewSink")
+    review_queue_size: int = Field(10_000, ge=1)
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> "ServingSettings":
+        if self.review_threshold is not None and self.hide_threshold is not None:
+            if self.review_threshold > self.hide_threshold:
+                raise ValueError(f"review threshold {self.review_threshold} is above hide threshold {self.hide_threshold}")
+        return self
+
+    def threads_per_worker(self) -> int:
+        return self.ort_threads or max(1, available_cores() // self.workers)
+
+    def thresholds(self, bundle_thresholds: Thresholds) -> Thresholds:
+        """The bundle's thresholds with any configured override applied (validated again: review ≤ hide)."""
+        override = {
+            key: value
+            for key, value in (("review", self.review_threshold), ("hide", self.hide_threshold))
+            if value is not None
+        }
+        if not override:
+            return bundle_thresholds
+        merged = bundle_thresholds.model_dump() | override | {"source": "config"}
+        return Thresholds.model_validate(merged)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as `WITHYOU_*` variables, to hand to the server's worker processes."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, (set, frozenset)):
+                value = json.dumps(sorted(value))
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+        return env
+
+    def safe_summary(self) -> dict[str, object]:
+        """The resolved settings for logs: the API key is reported as set or not, never shown."""
+        summary = self.model_dump(exclude={"api_key"})
+        summary["api_key"] = "set" if self.api_key else "off"
+        summary["review_actions"] = sorted(self.review_actions)
+        return summary
+
+
+@cache
+def get_settings() -> ServingSettings:
+    """The process-wide settings, read once from the environment."""
+    return ServingSettings()
+
+
+def resolve_bundle_ref(ref: str) -> Path:
+    """A bundle directory from a path or a registry ref (`models:/withyou@champion`; mlflow loads only then)."""
+    if ref.startswith("models:/"):
+        from withyou.registry import resolve_bundle
+
+        return Path(resolve_bundle(ref))
+    return Path(ref).expanduser().resolve()

@@ -1,0 +1,59 @@
+"""The /classify request and response shapes (pydantic), with the limits from serving.config baked in.
+
+The limits appear in the OpenAPI spec the server publishes at /docs.json, and a request that breaks one is
+answered 400 with the field and the rule it broke (serving/guard.py turns BentoML's validation error into
+one readable `error` line plus the `detail` list).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from serving.config import get_settings
+from withyou.labels import Action, Label
+
+_limits = get_settings()
+
+
+class ClassifyItem(BaseModel):
+    """One post to classify; `parent_text` is the post it replies to, when it is a reply."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: str | None = Field(None, max_length=256, description="caller's id, echoed back in the result")
+    text: str = Field(
+        max_length=_limits.max_text_chars,
+        description=f"the post, 1 to {_limits.max_text_chars} characters, not only whitespace; "
+        "the model reads its first 1,500 and last 500 characters",
+    )
+    parent_text: str | None = Field(
+        None, max_length=_limits.max_text_chars, description="the post this one replies to, if any"
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty or whitespace")
+        return value
+
+    @field_validator("parent_text")
+    @classmethod
+    def _blank_parent_is_none(cls, value: str | None) -> str | None:
+        return value if value is not None and value.strip() else None
+
+
+ClassifyItems = Annotated[
+    list[ClassifyItem],
+    Field(max_length=_limits.max_items, description=f"0 to {_limits.max_items} items; results come back in order"),
+]
+
+
+class ClassifyResult(BaseModel):
+    id: str | None = Field(description="the item's id, or null when it had none")
+    label: Label = Field(description="the most probable label")
+    scores: dict[Label, float] = Field(description="calibrated probability of each of the four labels (sum to 1)")
+    action: Action = Field(description="allow / review / hide, from P(harassing) and the serving thresholds")
+    model_version: str

@@ -1,0 +1,162 @@
+"""The WithYou BentoML service: POST /classify on a model bundle, with onnxruntime and tokenizers only.
+
+Run it with `withyou serve` (serving/cli.py), which resolves the settings and starts
+`bentoml serve serving.service:WithYou`; settings reach each worker as WITHYOU_* variables (serving/config.py).
+
+- The bundle loads once per worker in `__init__`, is warmed up, and only then does /readyz answer 200.
+- /classify is an adaptive-batched API: BentoML's dispatcher concatenates the `items` of concurrent requests,
+  calls `classify` once on the lot (in slices of at most `max_batch_size`) and hands each request its own slice
+  of results. `max_latency_ms` is set far above the slowest batch we expect, because the dispatcher answers 503
+  to any request it predicts will miss that budget (README: "Throughput").
+- Items whose action is in `review_actions` go to the review hook (serving/hooks.py), off the request path.
+- /review is the reviewer API and UI (serving/review/), on when WITHYOU_REVIEW_REVIEWERS_FILE is set.
+- Logs carry item ids, labels, actions and timings — never post text.
+
+Nothing here imports torch or transformers (tests/serving/test_no_torch.py checks the running server).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import bentoml
+
+from serving.config import get_settings, resolve_bundle_ref
+from serving.guard import RequestGuard
+from serving.hooks import ReviewCandidate, ReviewQueue, load_sink, now_utc
+from serving.metrics import serving_metrics
+from serving.review.app import review_app
+from serving.schemas import ClassifyItem, ClassifyItems, ClassifyResult
+from withyou.bundle import Classifier, Item
+
+logger = logging.getLogger("withyou.serving")
+settings = get_settings()
+LOGGED_IDS = 20
+
+WARM_UP_ITEMS = [
+    Item(text="warm-up"),
+    Item(text="a longer warm-up post " * 40, parent_text="the post it answers"),
+]
+
+
+def configure_logging(level: str) -> None:
+    """Let our INFO lines through: BentoML's worker logging config leaves unknown loggers at WARNING or disabled."""
+    for name in ("withyou", "withyou.serving", "withyou.serving.review"):
+        logging.getLogger(name).disabled = False
+    logging.getLogger("withyou").setLevel(level.upper())
+
+
+@bentoml.service(
+    name="withyou",
+    workers=settings.workers,
+    threads=1,
+    traffic={"timeout": settings.request_timeout_s},
+)
+@bentoml.asgi_app(review_app(), path="/review")  # reviewer API + UI; 404 until configured (serving/review/README.md)
+class WithYou:
+    """Classifies posts as disclosure / supportive / harassing / neutral and maps P(harassing) to an action."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        configure_logging(settings.log_level)
+        started = time.perf_counter()
+        bundle_path = resolve_bundle_ref(settings.bundle)
+        self.classifier = Classifier.from_bundle(
+            bundle_path, intra_op_threads=settings.threads_per_worker(), batch_size=settings.max_batch_size
+        )
+        self.thresholds = settings.thresholds(self.classifier.thresholds)
+        self.model_version = self.classifier.model_version
+        self.metrics = serving_metrics()
+        self.review = ReviewQueue(
+            load_sink(settings.review_sink),
+            actions=settings.review_actions,
+            maxsize=settings.review_queue_size,
+            on_outcome=lambda outcome: self.metrics.review_candidates.labels(outcome=outcome).inc(),
+        )
+        for _ in range(3):
+            self.classifier.predict(WARM_UP_ITEMS)
+        self.ready = True
+        logger.info(
+            "loaded model %s from %s in %.1f s: %d onnxruntime threads, thresholds review=%.3f hide=%.3f (%s), "
+            "review hook %s, settings %s",
+            self.model_version,
+            bundle_path,
+            time.perf_counter() - started,
+            settings.threads_per_worker(),
+            self.thresholds.review,
+            self.thresholds.hide,
+            self.thresholds.source,
+            "on" if self.review.enabled else "off",
+            settings.safe_summary(),
+        )
+
+    def __is_ready__(self) -> bool:
+        return self.ready
+
+    @bentoml.api(
+        route="/classify",
+        batchable=True,
+        batch_dim=0,
+        max_batch_size=settings.max_batch_size,
+        max_latency_ms=settings.max_latency_ms,
+    )
+    def classify(self, items: ClassifyItems) -> list[ClassifyResult]:
+        """Classify up to 256 posts (each optionally with the post it replies to); results come back in order.
+
+        Each result has the item's `id`, the most probable `label`, calibrated `scores` for all four labels, the
+        `action` (allow / review / hide) and the `model_version`. Texts longer than 2,000 characters are read
+        as their first 1,500 and last 500 characters.
+        """
+        if not items:  # the batcher can hand us only empty requests
+            return []
+        started = time.perf_counter()
+        predictions = self.classifier.predict(
+            [Item(text=i.text, parent_text=i.parent_text, id=i.id) for i in items], self.thresholds
+        )
+        results = [
+            ClassifyResult(
+                id=p.id, label=p.label, scores=p.scores, action=p.action, model_version=self.model_version
+            )
+            for p in predictions
+        ]
+        self.metrics.batch_size.observe(len(items))
+        for result in results:
+            self.metrics.items.labels(label=result.label, action=result.action).inc()
+        self.hand_to_review(items, results)
+        logger.info(
+            "classified %d items in %.1f ms: %s",
+            len(results),
+            (time.perf_counter() - started) * 1000,
+            ", ".join(f"{r.id}={r.label}/{r.action}" for r in results[:LOGGED_IDS])
+            + (" …" if len(results) > LOGGED_IDS else ""),
+        )
+        return results
+
+    def hand_to_review(self, items: list[ClassifyItem], results: list[ClassifyResult]) -> None:
+        for item, result in zip(items, results):
+            if self.review.wants(result.action):
+                self.review.offer(
+                    ReviewCandidate(
+                        id=item.id,
+                        text=item.text,
+                        parent_text=item.parent_text,
+                        label=result.label,
+                        scores=result.scores,
+                        action=result.action,
+                        model_version=self.model_version,
+                        classified_at=now_utc(),
+                    )
+                )
+
+    @bentoml.on_shutdown
+    def close_review_queue(self) -> None:
+        self.review.close()
+
+
+WithYou.add_asgi_middleware(
+    RequestGuard,
+    path="/classify",
+    api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+    max_body_bytes=settings.max_body_bytes,
+)
