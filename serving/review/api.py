@@ -1,0 +1,133 @@
+"""The reviewer JSON API under /review/api (see serving/review/README.md for the endpoint table).
+
+Every route runs after ReviewerAuth, so `request.state.reviewer` is always a known reviewer. Changing routes check
+the CSRF token when the request was authenticated by HTTP Basic (serving/review/security.py says why).
+Routes are plain `def`: FastAPI runs them in its thread pool, where the synchronous SQLAlchemy session lives.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from serving.review.models import OPEN_STATUSES, STATUSES
+from serving.review.store import ReviewError, ReviewStore
+
+router = APIRouter(prefix="/api")
+Decision = Literal["disclosure", "supportive", "harassing", "neutral", "escalate"]
+MAX_NOTE_CHARS = 2000
+
+
+class DecideBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Decision = Field(description="the correct label (harassing confirms the model), or escalate")
+    note: str | None = Field(None, max_length=MAX_NOTE_CHARS, description="optional; never quote the post")
+
+
+class UndoBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: int | None = Field(None, description="the item whose decision to undo; default your latest decision")
+
+
+class CsrfRejected(ReviewError):
+    status = 403
+
+
+def store_of(request: Request) -> ReviewStore:
+    return request.app.state.store
+
+
+def reviewer_of(request: Request) -> str:
+    return request.state.reviewer.name
+
+
+def check_csrf(request: Request, token: str | None) -> None:
+    """Basic-auth requests (browsers) must prove they come from our own pages."""
+    if request.state.auth_method != "basic":
+        return
+    if not request.app.state.reviewers.csrf_ok(request.state.reviewer, token):
+        raise CsrfRejected("missing or wrong CSRF token (send X-CSRF-Token, from GET /review/api/me)")
+
+
+def parse_statuses(status: str) -> tuple[str, ...]:
+    wanted = tuple(part.strip() for part in status.split(",") if part.strip())
+    unknown = [s for s in wanted if s not in STATUSES]
+    if not wanted or unknown:
+        raise ReviewError(f"status must be a comma-separated list of {', '.join(STATUSES)}; got {status!r}")
+    return wanted
+
+
+@router.get("/me")
+def me(request: Request) -> dict[str, Any]:
+    """Who you are signed in as, and your CSRF token (needed only with HTTP Basic)."""
+    reviewer = request.state.reviewer
+    return {"reviewer": reviewer.name, "csrf_token": request.app.state.reviewers.csrf_token(reviewer)}
+
+
+@router.get("/queue")
+def queue(
+    request: Request,
+    status: str = ",".join(OPEN_STATUSES),
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    external_id: Annotated[str | None, Query(max_length=256)] = None,
+) -> dict[str, Any]:
+    """Items in priority order (replies to disclosures, then P(harassing), then age), with the counts.
+
+    `status` is a comma-separated subset of pending, claimed, decided, escalated (default: the open ones);
+    `external_id` finds the items of one /classify id.
+    """
+    store = store_of(request)
+    items = store.queue(parse_statuses(status), limit=limit, offset=offset, external_id=external_id)
+    return {"counts": store.counts(), "items": items}
+
+
+@router.get("/counts")
+def counts(request: Request) -> dict[str, int]:
+    return store_of(request).counts()
+
+
+@router.get("/items/{item_id}")
+def item(request: Request, item_id: int) -> dict[str, Any]:
+    return store_of(request).item(item_id)
+
+
+@router.get("/items/{item_id}/audit")
+def item_audit(request: Request, item_id: int) -> list[dict[str, Any]]:
+    store = store_of(request)
+    store.item(item_id)  # 404 for an unknown item
+    return store.audit(item_id)
+
+
+@router.get("/audit")
+def audit(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
+    return store_of(request).audit(limit=limit)
+
+
+@router.post("/items/{item_id}/claim")
+def claim(request: Request, item_id: int) -> dict[str, Any]:
+    check_csrf(request, request.headers.get("x-csrf-token"))
+    return store_of(request).claim(item_id, reviewer_of(request))
+
+
+@router.post("/items/{item_id}/decide")
+def decide(request: Request, item_id: int, body: DecideBody) -> dict[str, Any]:
+    check_csrf(request, request.headers.get("x-csrf-token"))
+    return store_of(request).decide(item_id, reviewer_of(request), body.decision, body.note)
+
+
+@router.post("/items/{item_id}/undo")
+def undo_item(request: Request, item_id: int) -> dict[str, Any]:
+    check_csrf(request, request.headers.get("x-csrf-token"))
+    return store_of(request).undo(reviewer_of(request), item_id)
+
+
+@router.post("/undo")
+def undo_last(request: Request, body: UndoBody | None = None) -> dict[str, Any]:
+    """Undo your latest decision still in force (or `item_id`'s)."""
+    check_csrf(request, request.headers.get("x-csrf-token"))
+    return store_of(request).undo(reviewer_of(request), body.item_id if body else None)

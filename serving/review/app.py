@@ -1,0 +1,114 @@
+"""The reviewer app (FastAPI): JSON API under /api, web UI under /, mounted by the BentoML service at /review.
+
+`review_app()` is what serving/service.py mounts. It is on only when a reviewers file is configured
+(`WITHYOU_REVIEW_REVIEWERS_FILE`); otherwise every /review path answers 404 saying how to turn it on.
+A reviewers file that cannot be read stops the server at start-up (fail loudly); a review database that is
+down does not: /classify keeps working and /review answers 503 until the database is back.
+
+`withyou review serve` runs the same app on its own (uvicorn), under the same /review prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount
+
+from serving.review import api, ui
+from serving.review.config import ReviewSettings, get_review_settings
+from serving.review.security import Reviewers, ReviewerAuth, SecurityHeaders, wants_json
+from serving.review.store import ReviewError, ReviewStore
+
+logger = logging.getLogger("withyou.serving.review")
+MOUNT_PATH = "/review"
+MAX_LISTED_PROBLEMS = 5
+
+
+def review_app(settings: ReviewSettings | None = None) -> Any:
+    """The app to mount at /review: the reviewer service when configured, else a 404 stub."""
+    settings = settings or get_review_settings()
+    if settings.reviewers_file is None:
+        return SecurityHeaders(disabled_app())
+    return build_app(settings)
+
+
+def build_app(settings: ReviewSettings, store: ReviewStore | None = None) -> Any:
+    secret = settings.secret.get_secret_value() if settings.secret else ""
+    reviewers = Reviewers.load(settings.reviewers_file, secret, classify_key=os.environ.get("WITHYOU_API_KEY"))
+    app = FastAPI(title="WithYou review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.reviewers = reviewers
+    app.state.store = store or ReviewStore.from_settings(settings)
+    app.include_router(api.router)
+    app.include_router(ui.router)
+    # Claim every path under /review, so unknown ones also pass authentication (BentoML's mount is passive).
+    app.add_api_route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    app.add_exception_handler(ReviewError, review_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(SQLAlchemyError, store_down)
+    app.add_middleware(ReviewerAuth, reviewers=reviewers)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def error_response(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
+    if wants_json(request.scope):
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    if getattr(request.state, "reviewer", None) is None:
+        return HTMLResponse(f"<!doctype html><title>{status}</title><p>error {status}</p>", status, headers=headers)
+    return ui.error_page(request, status, message)
+
+
+async def review_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ReviewError)
+    return error_response(request, exc.status, exc.message)
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for entry in exc.errors()[:MAX_LISTED_PROBLEMS]:
+        where = ".".join(str(part) for part in entry.get("loc", ()) if part not in ("body", "query", "path"))
+        problems.append(f"{where or 'body'}: {entry.get('msg', 'invalid')}")
+    return error_response(request, 400, "invalid request: " + "; ".join(problems))
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    message = {404: "not found", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
+    return error_response(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+
+
+async def store_down(request: Request, exc: Exception) -> Response:
+    logger.error("review store unavailable: %s", type(getattr(exc, "orig", None) or exc).__name__)
+    return error_response(request, 503, "the review store is unavailable; try again shortly")
+
+
+def not_found(path: str) -> None:
+    raise StarletteHTTPException(404)
+
+
+def disabled_app() -> Starlette:
+    async def off(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {"error": "the review service is off: set WITHYOU_REVIEW_REVIEWERS_FILE (see serving/review/README.md)"},
+            status_code=404,
+        )
+
+    from starlette.routing import Route
+
+    return Starlette(routes=[Route("/{path:path}", off, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])])
+
+
+def standalone_app() -> Starlette:
+    """The reviewer app alone, under /review as in the BentoML service (for `withyou review serve`)."""
+    return Starlette(routes=[Mount(MOUNT_PATH, app=review_app())])

@@ -1,0 +1,58 @@
+"""Review settings: one typed object read from `WITHYOU_REVIEW_*` environment variables (every CLI flag overrides).
+
+    WITHYOU_REVIEW_DB               SQLAlchemy URL (postgresql+psycopg://…) or a SQLite file path
+                                    [default: <artifacts>/review/review.db]
+    WITHYOU_REVIEW_REVIEWERS_FILE   JSON {reviewer name: API key or "sha256:<hex>"}; the reviewer API and UI
+                                    under /review are on only when this is set
+    WITHYOU_REVIEW_SECRET           optional extra secret mixed into CSRF tokens
+    WITHYOU_REVIEW_RETENTION_DAYS   `withyou review purge` default: blank decided posts older than this [90]
+    WITHYOU_REVIEW_CLAIM_MINUTES    a claim expires after this long, so an abandoned item returns to the queue [15]
+    WITHYOU_REVIEW_STORE_ATTEMPTS   tries per enqueue on a transient database error [3]
+    WITHYOU_REVIEW_STORE_BACKOFF_S  first retry delay, doubled each retry [0.2]
+    WITHYOU_REVIEW_CLASSIFY_PARENTS classify each parent post at enqueue to rank replies to disclosures first [true]
+
+The names avoid the serving settings' own `WITHYOU_REVIEW_SINK/ACTIONS/THRESHOLD/QUEUE_SIZE` (serving/config.py).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from withyou import paths
+
+ENV_PREFIX = "WITHYOU_REVIEW_"
+SINK_REF = "serving.review.store:create_sink"
+
+
+class ReviewSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    db: str | None = Field(None, description="SQLAlchemy URL or SQLite path [artifacts/review/review.db]")
+    reviewers_file: Path | None = Field(None, description="JSON {name: key}; turns the reviewer API/UI on")
+    secret: SecretStr | None = Field(None, description="extra secret mixed into CSRF tokens")
+    retention_days: int = Field(90, ge=1)
+    claim_minutes: int = Field(15, ge=1)
+    store_attempts: int = Field(3, ge=1, le=10)
+    store_backoff_s: float = Field(0.2, ge=0.0, le=5.0)
+    classify_parents: bool = True
+    page_size: int = Field(50, ge=1, le=500)
+
+    def database_url(self) -> str:
+        return database_url(self.db)
+
+
+def database_url(db: str | None) -> str:
+    """A SQLAlchemy URL from a URL, a SQLite file path, or nothing (the default file under the artifacts folder)."""
+    if db and "://" in db:
+        return db
+    path = Path(db).expanduser() if db else paths.artifacts_dir() / "review" / "review.db"
+    return f"sqlite:///{path.resolve()}"
+
+
+@cache
+def get_review_settings() -> ReviewSettings:
+    return ReviewSettings()

@@ -1,0 +1,106 @@
+"""The reviewer web UI: server-rendered pages (Jinja2, autoescaped) and the one static script behind the shortcuts.
+
+Posts are attacker-controlled. Every value reaches the page through Jinja2 autoescaping (no `|safe` anywhere),
+the page runs no inline script (the CSP forbids it: serving/review/security.py), and decisions are form POSTs
+carrying the reviewer's CSRF token. After a decision the reviewer lands on the next item in priority order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from serving.review.api import MAX_NOTE_CHARS, Decision, check_csrf, reviewer_of, store_of
+from serving.review.models import OPEN_STATUSES
+from serving.review.store import NotFound
+from withyou.labels import LABELS
+
+HERE = Path(__file__).parent
+STATIC_FILES = {"review.js": "text/javascript", "review.css": "text/css"}
+SHORTCUTS = {"harassing": "h", "supportive": "s", "disclosure": "d", "neutral": "n", "escalate": "e"}
+VIEWS = {"open": OPEN_STATUSES, "escalated": ("escalated",), "decided": ("decided",)}
+
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined, trim_blocks=True
+)
+router = APIRouter()
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    reviewer = getattr(request.state, "reviewer", None)
+    base = request.scope.get("root_path", "")
+    context = {
+        "base": base,
+        "reviewer": reviewer.name if reviewer else None,
+        "csrf_token": request.app.state.reviewers.csrf_token(reviewer) if reviewer else "",
+        **context,
+    }
+    return HTMLResponse(templates.get_template(name).render(**context), status_code=status_code)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", status_code=status, status=status, message=message)
+
+
+@router.get("/", response_class=HTMLResponse, name="queue_page")
+def queue_page(request: Request, view: str = "open", offset: int = 0) -> HTMLResponse:
+    if view not in VIEWS:
+        return error_page(request, 400, f"view must be one of {', '.join(VIEWS)}")
+    store = store_of(request)
+    page_size = request.app.state.settings.page_size
+    items = store.queue(VIEWS[view], limit=page_size, offset=max(0, offset))
+    return render(
+        request, "queue.html", items=items, counts=store.counts(), view=view, views=list(VIEWS),
+        offset=max(0, offset), page_size=page_size, first=store.next_for(reviewer_of(request)),
+    )  # fmt: skip
+
+
+@router.get("/items/{item_id}", response_class=HTMLResponse, name="item_page")
+def item_page(request: Request, item_id: int) -> HTMLResponse:
+    store = store_of(request)
+    item = store.item(item_id)
+    order = store.open_ids()
+    if item_id in order:
+        position = order.index(item_id)
+        previous = order[position - 1] if position > 0 else None
+        following = order[position + 1] if position + 1 < len(order) else None
+    else:
+        previous, following = None, store.next_for(reviewer_of(request))
+    return render(
+        request, "item.html", item=item, labels=LABELS, shortcuts=SHORTCUTS, previous=previous, following=following,
+        counts=store.counts(), max_note=MAX_NOTE_CHARS, audit=store.audit(item_id, limit=20),
+    )  # fmt: skip
+
+
+@router.post("/items/{item_id}/decide", name="decide_form")
+def decide_form(
+    request: Request,
+    item_id: int,
+    decision: Annotated[Decision, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+    note: Annotated[str, Form(max_length=MAX_NOTE_CHARS)] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf_token)
+    store = store_of(request)
+    store.decide(item_id, reviewer_of(request), decision, note.strip() or None)
+    following = store.next_for(reviewer_of(request))
+    base = request.scope.get("root_path", "")
+    return RedirectResponse(f"{base}/items/{following}" if following else f"{base}/", status_code=303)
+
+
+@router.post("/undo", name="undo_form")
+def undo_form(request: Request, csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+    check_csrf(request, csrf_token)
+    undone = store_of(request).undo(reviewer_of(request))
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/items/{undone['id']}", status_code=303)
+
+
+@router.get("/static/{name}", name="static")
+def static(name: str) -> FileResponse:
+    if name not in STATIC_FILES:
+        raise NotFound(f"no static file {name}")
+    return FileResponse(HERE / "static" / name, media_type=STATIC_FILES[name])
