@@ -7,22 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from withyou.cli import app
+from tests.training.conftest import invoke
 
 
 def run_up(args: list[str], env: dict[str, str]):
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        return CliRunner().invoke(app, ["up", "--no-serve", *args], catch_exceptions=False)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return invoke(["up", "--no-serve", *args], env=env)
 
 
 @pytest.fixture()
