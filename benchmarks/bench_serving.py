@@ -1,4 +1,4 @@
-"""Serving benchmark: WithYou (ONNX int8 + adaptive batching) against a plain transformers pipeline in torch,
+"""Serving benchmark: WithYou (the bundle's ONNX graph + adaptive batching) against a plain transformers pipeline in torch,
 same model, same load, same machine, on loopback. Bounded: each scenario stops after --seconds or --max-requests,
 whichever comes first, and the servers are stopped at the end.
 
@@ -187,7 +187,7 @@ def run_withyou(args: argparse.Namespace, posts: list[dict], logs: Path) -> Serv
     env = {k: v for k, v in os.environ.items() if not k.startswith("WITHYOU_")}
     process = start(command, url, env, logs / "withyou.log")
     try:
-        run = ServiceRun("withyou", bench_service("withyou", url, posts, args), model=f"{args.bundle} (ONNX int8)")
+        run = ServiceRun("withyou", bench_service("withyou", url, posts, args), model=f"{args.bundle} (ONNX {shipped_graph(args.bundle)})")
         run.worker_rss_mb = worker_rss_mb(process)
     finally:
         stop(process)
@@ -244,6 +244,12 @@ def report(withyou: ServiceRun, baseline: ServiceRun) -> dict:
         "throughput_ratio": ratios,
         "cores": len(os.sched_getaffinity(0)),
     }
+
+
+def shipped_graph(bundle: Path) -> str:
+    """int8, or fp32 when export's parity check rejected int8 (metadata.json parity.shipped)."""
+    metadata = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
+    return metadata.get("parity", {}).get("shipped", "int8")
 
 
 def main() -> None:
