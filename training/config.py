@@ -44,7 +44,8 @@ class TrainConfig:
     """Hard cap on optimizer steps (the --fast preset); None = epochs decide."""
     time_budget_s: float | None = 780.0
     """Wall-clock cap on the optimizer loop; when hit, the epoch ends, is validated, and training stops."""
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4
+    """1e-4 beat 5e-5 under the same time budget (validation macro-F1 0.777 at epoch 2 vs 0.760 at epoch 3)."""
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     max_grad_norm: float = 1.0
@@ -60,8 +61,11 @@ class TrainConfig:
     baseline_min_df: int = 2
     baseline_c: float = 4.0
 
-    exporter: Exporter = "dynamo"
-    opset: int = 18
+    exporter: Exporter = "torchscript"
+    """torchscript traces the eager-attention graph that onnxruntime fuses (training/export.py); dynamo also works."""
+    opset: int = 17
+    fuse: bool = True
+    """Fuse attention/LayerNorm/GELU with onnxruntime's transformer optimizer before quantisation."""
     keep_fp32: bool = True
     parity_max_abs_diff: float = 1e-4
     """Largest allowed |logit(ONNX fp32) − logit(torch)| on the parity set."""

@@ -48,7 +48,7 @@ def train(
     time_budget: Annotated[
         Optional[float], typer.Option(help="Seconds for the optimizer loop; 0 = no limit [780]")
     ] = None,
-    learning_rate: Annotated[Optional[float], typer.Option("--lr", "--learning-rate", help="[5e-5]")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--lr", "--learning-rate", help="[1e-4]")] = None,
     weight_decay: Annotated[Optional[float], typer.Option(help="[0.01]")] = None,
     warmup_ratio: Annotated[Optional[float], typer.Option(help="[0.06]")] = None,
     max_grad_norm: Annotated[Optional[float], typer.Option(help="Gradient clipping [1.0]")] = None,
@@ -59,8 +59,9 @@ def train(
     baseline_max_features: Annotated[Optional[int], typer.Option(help="[200000]")] = None,
     baseline_min_df: Annotated[Optional[int], typer.Option(help="[2]")] = None,
     baseline_c: Annotated[Optional[float], typer.Option(help="Logistic regression C [4.0]")] = None,
-    exporter: Annotated[Optional[str], typer.Option(help="ONNX exporter: dynamo or torchscript [dynamo]")] = None,
-    opset: Annotated[Optional[int], typer.Option(help="ONNX opset [18]")] = None,
+    exporter: Annotated[Optional[str], typer.Option(help="ONNX exporter: torchscript or dynamo [torchscript]")] = None,
+    opset: Annotated[Optional[int], typer.Option(help="ONNX opset [17]")] = None,
+    fuse: Annotated[Optional[bool], typer.Option("--fuse/--no-fuse", help="onnxruntime transformer fusions")] = None,
     keep_fp32: Annotated[Optional[bool], typer.Option("--keep-fp32/--no-keep-fp32", help="Keep model.fp32.onnx")] = None,
     track: Annotated[Optional[bool], typer.Option("--track/--no-track", help="Log to MLflow and register")] = None,
     int8_fallback: Annotated[
@@ -81,7 +82,7 @@ def train(
             weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm,
             class_weighting=class_weighting, patience=patience, seed=seed, num_threads=threads,
             baseline_max_features=baseline_max_features, baseline_min_df=baseline_min_df, baseline_c=baseline_c,
-            exporter=exporter, opset=opset, keep_fp32=keep_fp32, track=track, int8_fallback=int8_fallback,
+            exporter=exporter, opset=opset, fuse=fuse, keep_fp32=keep_fp32, track=track, int8_fallback=int8_fallback,
         ).items()
         if value is not None
     }
@@ -114,8 +115,13 @@ def export(
     checkpoint: Annotated[Path, typer.Argument(help="checkpoint/ folder of a trained model (artifacts/models/<v>/checkpoint)")],
     out: Annotated[Path, typer.Option("--out", help="Bundle directory to write")],
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Built dataset for the parity check")] = None,
-    exporter: Annotated[str, typer.Option(help="dynamo or torchscript")] = "dynamo",
+    exporter: Annotated[str, typer.Option(help="torchscript or dynamo")] = "torchscript",
+    fuse: Annotated[bool, typer.Option("--fuse/--no-fuse", help="onnxruntime transformer fusions")] = True,
     keep_fp32: Annotated[bool, typer.Option("--keep-fp32/--no-keep-fp32")] = True,
+    int8_fallback: Annotated[
+        bool,
+        typer.Option("--int8-fallback/--no-int8-fallback", help="Ship fp32 when int8 misses the parity bar (else fail)"),
+    ] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing bundle directory")] = False,
 ) -> None:
     """Export a saved checkpoint to a bundle (ONNX fp32 → int8), failing when parity with torch breaks."""
@@ -125,13 +131,15 @@ def export(
         from training.pipeline import export_checkpoint
 
         parity, parity_set = export_checkpoint(
-            checkpoint, out, dataset, overwrite=overwrite, exporter=exporter, keep_fp32=keep_fp32
+            checkpoint, out, dataset, overwrite=overwrite, exporter=exporter, fuse=fuse, keep_fp32=keep_fp32,
+            int8_fallback=int8_fallback,
         )
     except _user_errors() as exc:
         _fail(str(exc))
     Console().print(
         f"bundle → {out}\nparity on {parity.examples} posts ({parity_set}): fp32 max |Δlogit| "
-        f"{parity.fp32_max_abs_diff:.2e}, int8 label agreement {parity.int8_agreement:.2%}"
+        f"{parity.fp32_max_abs_diff:.2e}, int8 label agreement {parity.int8_agreement:.2%}; "
+        f"model.onnx is {parity.shipped}"
     )
 
 

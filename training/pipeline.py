@@ -94,7 +94,7 @@ def run_training(config: TrainConfig) -> TrainOutcome:
             fit.model, fit.tokenizer, model_dir / "bundle", max_length=config.max_length,
             metadata={**info, "metrics": models["transformer"], "mlflow_run_id": run.run_id if run else None},
             parity_records=dataset.validation, reference_logits=logits["validation"], exporter=config.exporter,
-            opset=config.opset, keep_fp32=config.keep_fp32, max_abs_diff=config.parity_max_abs_diff,
+            opset=config.opset, fuse=config.fuse, keep_fp32=config.keep_fp32, max_abs_diff=config.parity_max_abs_diff,
             min_int8_agreement=config.parity_min_int8_agreement, int8_fallback=config.int8_fallback,
         )
         plot_confusion_matrices(models, model_dir / "confusion_matrix.png")

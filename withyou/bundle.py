@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from withyou.encoding import DEFAULT_MAX_LENGTH, encode_batch, load_tokenizer
+from withyou.encoding import DEFAULT_MAX_LENGTH, encode_posts, length_batches, load_tokenizer, pad_encodings, pad_id_of
 from withyou.labels import LABELS, Action
 from withyou.policy import Thresholds, decide_action
 
@@ -88,6 +88,7 @@ class Classifier:
         model_file: str = "model.onnx",
         intra_op_threads: int | None = None,
         batch_size: int = 64,
+        max_batch_tokens: int = 1024,
     ) -> None:
         import onnxruntime as ort
 
@@ -104,6 +105,8 @@ class Classifier:
         self.max_length = int(self.metadata.get("max_length", DEFAULT_MAX_LENGTH))
         self.tokenizer = load_tokenizer(self.path / "tokenizer.json", self.max_length)
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.pad_id = pad_id_of(self.tokenizer)
 
         options = ort.SessionOptions()
         threads = intra_op_threads or int(os.environ.get("WITHYOU_ORT_THREADS", "0")) or (os.cpu_count() or 1)
@@ -126,14 +129,18 @@ class Classifier:
         return str(self.metadata.get("model_version", "unknown"))
 
     def logits(self, texts: Sequence[str], parent_texts: Sequence[str | None] | None = None) -> np.ndarray:
-        """Raw logits [n, len(labels)], computed in batches of `batch_size`."""
-        parent_texts = list(parent_texts) if parent_texts is not None else [None] * len(texts)
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            stop = start + self.batch_size
-            batch = encode_batch(self.tokenizer, texts[start:stop], parent_texts[start:stop])
-            (logits,) = self.session.run(["logits"], batch.as_feeds(self.input_names))
-            out[start:stop] = logits
+        """Raw logits [n, len(labels)] in input order.
+
+        Posts are run in batches of similar length (withyou.encoding.length_batches): at most `batch_size` posts
+        and `max_batch_tokens` padded tokens per run, which bounds padding waste and activation memory. Small
+        runs are also faster per post on CPU (activations stay in cache): 32 validation posts on 2 cores took
+        ~350 ms at ≤ 1,024 tokens per run (64 to 1,024 alike) vs ~700 ms at 4,096.
+        """
+        encodings = encode_posts(self.tokenizer, texts, parent_texts)
+        out = np.zeros((len(encodings), len(self.labels)), dtype=np.float32)
+        for batch in length_batches([len(e.ids) for e in encodings], self.batch_size, self.max_batch_tokens):
+            feeds = pad_encodings([encodings[i] for i in batch], self.pad_id).as_feeds(self.input_names)
+            (out[batch],) = self.session.run(["logits"], feeds)
         return out
 
     def predict_proba(

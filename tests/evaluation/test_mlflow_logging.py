@@ -6,6 +6,7 @@ import pytest
 
 from evaluation.report import log_to_mlflow, write_report
 from evaluation.run import EvaluationConfig, evaluate_bundle
+from withyou import paths
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +32,7 @@ def test_report_files_and_metrics_are_logged_to_the_bundles_run(bundle_copy, tin
     evaluation = evaluate_bundle(bundle_copy, EvaluationConfig(dataset_dir=tiny_dataset_dir, peers=False))
     files = write_report(evaluation, tmp_path / "out")
     message = log_to_mlflow(evaluation, list(files))
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri=paths.mlflow_tracking_uri())  # not the process-wide URI an earlier test set
     run = client.get_run(mlflow_run_id)
     assert mlflow_run_id in message
     assert run.data.metrics["eval_test_macro_f1"] == pytest.approx(evaluation.metrics["headline"]["test_macro_f1"])

@@ -42,7 +42,8 @@ def test_quantisation_keeps_the_gelu_fed_matmuls_in_fp32(tiny_bundle):
 
     fp32 = onnx.load(str(tiny_bundle / "model.fp32.onnx"))
     kept = set(after_gelu_matmuls(fp32))
-    assert len(kept) >= 6  # one feed-forward output per MiniLM layer
+    assert len(kept) == 6  # one feed-forward output per MiniLM layer, and nothing behind a LayerNorm
+    assert all("output/dense" in name and "attention" not in name for name in kept)
     int8_ops = {node.name: node.op_type for node in onnx.load(str(tiny_bundle / "model.onnx")).graph.node}
     assert all(int8_ops.get(name) == "MatMul" for name in kept)
     assert "MatMulInteger" in int8_ops.values()
@@ -59,6 +60,7 @@ def negated_quantiser(fp32_path, int8_path):
     producer.output[list(producer.output).index("logits")] = "logits_raw"
     model.graph.node.append(helper.make_node("Neg", ["logits_raw"], ["logits"], name="negate"))
     onnx.save(model, str(int8_path))
+    return []  # no node kept in fp32, as quantize_int8 reports it
 
 
 def test_int8_that_disagrees_is_replaced_by_fp32_when_fallback_is_allowed(tiny_model, tmp_path, monkeypatch):
@@ -119,3 +121,31 @@ def test_torchscript_exporter_also_produces_a_loadable_bundle(tiny_model, tmp_pa
     assert parity.fp32_max_abs_diff <= 1e-4
     assert not (tmp_path / "bundle" / "model.fp32.onnx").exists()
     assert len(Classifier.from_bundle(tmp_path / "bundle").predict([{"text": "me too"}])) == 1
+
+
+def test_default_export_fuses_attention_layernorm_and_gelu(tiny_bundle):
+    import json
+
+    import onnx
+
+    fused = json.loads((tiny_bundle / "metadata.json").read_text())["fused_operators"]
+    assert fused.get("Attention") == 6 and fused.get("BiasGelu") == 6  # one per MiniLM layer
+    assert fused.get("SkipLayerNormalization", 0) >= 6
+    fp32_ops = {node.op_type for node in onnx.load(str(tiny_bundle / "model.fp32.onnx")).graph.node}
+    assert {"Attention", "SkipLayerNormalization", "BiasGelu"} <= fp32_ops
+    assert "Softmax" not in fp32_ops  # the eager attention subgraph is gone, not duplicated
+
+
+def test_unfused_export_keeps_the_plain_graph_and_the_model_usable(tiny_model, tmp_path):
+    import onnx
+
+    attention_before = tiny_model.model.config._attn_implementation
+    parity = export_bundle(
+        tiny_model.model, tiny_model.tokenizer, tmp_path / "bundle", max_length=48,
+        parity_records=tiny_model.splits["validation"], fuse=False, min_int8_agreement=0.0,
+    )
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "bundle" / "model.fp32.onnx")).graph.node}
+    assert "Attention" not in ops and "MatMul" in ops
+    assert parity.fp32_max_abs_diff <= 1e-4
+    # the trace switched the model to eager attention only while exporting
+    assert tiny_model.model.config._attn_implementation == attention_before

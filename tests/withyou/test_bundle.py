@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from withyou.bundle import BUNDLE_FILES, BundleError, Classifier, Item
@@ -73,3 +74,11 @@ def test_importing_bundle_reader_and_predicting_does_not_import_torch(tiny_bundl
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "none"
+
+
+def test_length_bucketed_batches_return_logits_in_input_order(tiny_bundle):
+    texts = [f"post {i} " + "word " * ((i * 7) % 23) for i in range(17)]
+    parents = [None if i % 3 else "the post this answers" for i in range(17)]
+    bucketed = Classifier.from_bundle(tiny_bundle, model_file="model.fp32.onnx", batch_size=4, max_batch_tokens=40)
+    one_by_one = np.stack([bucketed.logits([t], [p])[0] for t, p in zip(texts, parents)])
+    assert np.abs(bucketed.logits(texts, parents) - one_by_one).max() < 1e-4
