@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +32,7 @@ import psutil
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from serving.process import ServerStartError, free_port, start_process, stop_process  # noqa: E402
 from withyou.paths import SEED_DIR  # noqa: E402
 from withyou.records import read_jsonl  # noqa: E402
 
@@ -75,41 +74,11 @@ def load_posts(limit: int = 2000) -> list[dict]:
     return posts[:limit]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start(command: list[str], url: str, env: dict[str, str], log_path: Path, timeout_s: float = 300) -> subprocess.Popen:
-    log = open(log_path, "wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{command[0]} exited {process.returncode}; see {log_path}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    stop(process)
-    raise SystemExit(f"server not ready after {timeout_s} s; see {log_path}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
     try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(timeout=10)
+        return start_process(command, url, env, log_path, timeout_s)
+    except ServerStartError as exc:
+        raise SystemExit(f"{exc}; see {log_path}") from None
 
 
 def worker_rss_mb(process: subprocess.Popen) -> float:
@@ -190,7 +159,7 @@ def run_withyou(args: argparse.Namespace, posts: list[dict], logs: Path) -> Serv
         run = ServiceRun("withyou", bench_service("withyou", url, posts, args), model=f"{args.bundle} (ONNX {shipped_graph(args.bundle)})")
         run.worker_rss_mb = worker_rss_mb(process)
     finally:
-        stop(process)
+        stop_process(process)
     return run
 
 
@@ -219,7 +188,7 @@ def run_baseline(args: argparse.Namespace, posts: list[dict], logs: Path) -> Ser
         run = ServiceRun("baseline", bench_service("baseline", url, posts, args), model=model)
         run.worker_rss_mb = worker_rss_mb(process)
     finally:
-        stop(process)
+        stop_process(process)
     return run
 
 

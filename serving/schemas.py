@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from serving.config import get_settings
 from withyou.labels import Action, Label
+from withyou.records import ParentText, PostText
 
 _limits = get_settings()
 
@@ -23,26 +24,14 @@ class ClassifyItem(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str | None = Field(None, max_length=256, description="caller's id, echoed back in the result")
-    text: str = Field(
+    text: PostText = Field(
         max_length=_limits.max_text_chars,
         description=f"the post, 1 to {_limits.max_text_chars} characters, not only whitespace; "
         "the model reads its first 1,500 and last 500 characters",
     )
-    parent_text: str | None = Field(
+    parent_text: ParentText = Field(
         None, max_length=_limits.max_text_chars, description="the post this one replies to, if any"
     )
-
-    @field_validator("text")
-    @classmethod
-    def _text_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text is empty or whitespace")
-        return value
-
-    @field_validator("parent_text")
-    @classmethod
-    def _blank_parent_is_none(cls, value: str | None) -> str | None:
-        return value if value is not None and value.strip() else None
 
 
 ClassifyItems = Annotated[

@@ -12,9 +12,27 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from withyou.labels import Label
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("text is empty or whitespace")
+    return value
+
+
+def _blank_is_none(value: str | None) -> str | None:
+    return value if value is not None and value.strip() else None
+
+
+PostText = Annotated[str, AfterValidator(_not_blank)]
+"""A post's text: refused when empty or only whitespace (dataset records and /classify items alike)."""
+ParentText = Annotated[str | None, AfterValidator(_blank_is_none)]
+"""The post replied to: an empty or whitespace parent means no parent."""
 
 
 class DataError(ValueError):
@@ -25,8 +43,8 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str = Field(min_length=1)
-    text: str
-    parent_text: str | None = None
+    text: PostText
+    parent_text: ParentText = None
     label: Label
     source: str = Field(min_length=1)
     lang: str = "en"
@@ -34,17 +52,6 @@ class Record(BaseModel):
     split: str | None = None
     group: str | None = None
 
-    @field_validator("text")
-    @classmethod
-    def _text_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text is empty or whitespace")
-        return value
-
-    @field_validator("parent_text")
-    @classmethod
-    def _blank_parent_is_none(cls, value: str | None) -> str | None:
-        return value if value is not None and value.strip() else None
 
 
 @dataclass

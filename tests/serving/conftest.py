@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from serving.process import ServerStartError, free_port, start_process, stop_process
 
 STARTUP_TIMEOUT_S = 120
 API_KEY = "test-key-0123456789"
@@ -38,12 +38,6 @@ class Server:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def withyou_command() -> list[str]:
     script = Path(sys.executable).with_name("withyou")
     return [str(script)] if script.exists() else [sys.executable, "-m", "withyou.cli"]
@@ -53,38 +47,16 @@ def start_server(bundle: Path, log_path: Path, *args: str, env: dict[str, str] |
     port = free_port()
     clean_env = {key: value for key, value in os.environ.items() if not key.startswith("WITHYOU_")}
     command = [*withyou_command(), "serve", "--bundle", str(bundle), "--host", "127.0.0.1", "--port", str(port), *args]
-    log = open(log_path, "wb")
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, env={**clean_env, **(env or {})}, start_new_session=True
-    )
-    server = Server(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log_text()[-3000:]}")
-        try:
-            if httpx.get(f"{server.url}/readyz", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    stop_server(server)
-    raise RuntimeError(f"server not ready after {STARTUP_TIMEOUT_S} s:\n{server.log_text()[-3000:]}")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        process = start_process(command, url, {**clean_env, **(env or {})}, log_path, STARTUP_TIMEOUT_S)
+    except ServerStartError as exc:
+        raise RuntimeError(f"{exc}:\n{log_path.read_text(encoding='utf-8', errors='replace')[-3000:]}") from None
+    return Server(url, process, log_path)
 
 
 def stop_server(server: Server) -> None:
-    """SIGTERM the BentoML arbiter (it stops its workers); SIGKILL our process group if it lingers."""
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(server.process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    server.process.wait(timeout=10)
+    stop_process(server.process)
 
 
 @pytest.fixture(scope="session")
