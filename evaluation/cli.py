@@ -28,7 +28,9 @@ def evaluate(
     extra: list[Path] = typer.Option([], help="Extra labelled JSONL file to score (repeatable)."),
     out: Optional[Path] = typer.Option(None, help="Report directory (default: artifacts/evaluations/<version>)."),
     against: Optional[str] = typer.Option(None, help="Gate against this model (e.g. champion); exit 1 if worse."),
-    tolerance: float = typer.Option(0.01, min=0.0, help="Gate slack on macro-F1 and disclosure→harassing rate."),
+    tolerance: float = typer.Option(
+        0.01, min=0.0, help="Gate slack on every gated number (own test, real-text benchmarks, bias, functional)."
+    ),
     no_write_bundle: bool = typer.Option(False, "--no-write-bundle", help="Do not write calibration/thresholds."),
     cases: Optional[Path] = typer.Option(None, help="Functional cases JSONL (default: evaluation/functional/)."),
     baseline: Optional[Path] = typer.Option(None, help="Baseline joblib (default: beside the bundle directory)."),
@@ -58,10 +60,10 @@ def evaluate(
 
 def run_evaluation(model: str, config, against: str | None) -> int:
     """Evaluate, gate, write the report, log to MLflow, print the verdict; returns the exit code."""
-    from evaluation.gate import GateError, gate_against
+    from evaluation.gate import GateError
     from evaluation.peers import BaselineError
     from evaluation.report import log_to_mlflow, write_report
-    from evaluation.run import EvaluationError, evaluate_bundle, load_eval_data, resolve_ref
+    from evaluation.run import EvaluationError, evaluate_bundle, gate_against, load_eval_data, resolve_ref
     from evaluation.thresholds import ThresholdError
     from withyou import paths
     from withyou.bundle import BundleError
@@ -108,8 +110,35 @@ def print_summary(metrics: dict, html_path: Path, metrics_path: Path) -> None:
         f"{pct(h['disclosure_hide_share'])} hidden, {pct(h['disclosure_review_or_hide_share'])} hidden or reviewed",
         f"  functional pass rate {pct(h['functional_pass_rate'])} (cases with a parent: "
         f"{pct(h['functional_pass_rate_with_context'])} with it, {pct(h['functional_pass_rate_without_context'])} without)",
+        *benchmark_lines(metrics),
         f"  bundle calibration/thresholds {'written' if metrics['bundle_written'] else 'not written'}",
         f"report {html_path}",
         f"metrics {metrics_path}",
     ]
     typer.echo("\n".join(lines))
+
+
+def benchmark_lines(metrics: dict) -> list[str]:
+    """Real-text benchmarks and the bias suite, one line per number, every model side by side."""
+
+    def row(title: str, values: dict[str, str]) -> str:
+        return f"  {title:<44} " + "  ".join(f"{model} {value}" for model, value in values.items())
+
+    def pct(value):
+        return "n/a" if value is None else f"{100 * value:.1f}%"
+
+    benchmarks, lines = metrics.get("benchmarks") or {}, []
+    for name in ("edos", "misogyny_reddit"):
+        if name in benchmarks:
+            lines.append(row(f"{name} harassing-vs-rest macro-F1",
+                             {m: f"{b['macro_f1']:.3f}" for m, b in benchmarks[name].items()}))
+    if "crowdcounter" in benchmarks:
+        cc = benchmarks["crowdcounter"]
+        lines.append(row("crowdcounter counter-speech labelled harassing",
+                         {m: pct(b["counter_speech_harassing_rate"]) for m, b in cc.items()}))
+        lines.append(row("crowdcounter hate posts caught", {m: pct(b["hate_caught_rate"]) for m, b in cc.items()}))
+    for model, bias in (metrics.get("bias") or {}).items():
+        overall = bias["overall"]
+        lines.append(f"  bias suite [{model}]: non-harassing labelled harassing {pct(overall['fpr'])}, hidden "
+                     f"{pct(overall['hide_share'])}, mean BPSN AUC {bias['generalized_mean']['bpsn_auc'] or float('nan'):.3f}")
+    return lines

@@ -1,24 +1,19 @@
 """Promotion gate: may a challenger replace the champion?
 
-Both models are scored on the SAME test split in the same run (stored numbers from another data build would not
-be comparable). The challenger fails when, beyond an absolute `tolerance` (default 0.01):
-- its test macro-F1 is lower than the champion's (macro-F1 < champion − tolerance), or
-- its disclosure→harassing rate (share of true disclosures predicted harassing) is higher
-  (rate > champion + tolerance).
-Both use the argmax label, which temperature scaling does not change, so calibration cannot move the verdict.
+Both models are evaluated on the SAME data in the same run — the test split, the real-text benchmarks, the bias
+suite and the functional suite (stored numbers from another data build would not be comparable) — and the
+challenger fails when it is worse than the champion beyond an absolute slack (`tolerance`, default 0.01) on ANY
+of the numbers in GATE_METRICS. A better own-test score never buys a regression on real text: that is how
+"hidden answers" (a model that learnt our sources' styles) are kept out.
+
+Every number is an argmax-label rate or score, which temperature scaling does not change, so calibration cannot
+move the verdict. A number missing on either side (e.g. no benchmark data in this build) is listed, not compared.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
-
-import numpy as np
-
-from evaluation.metrics import classification_metrics
-
-if TYPE_CHECKING:
-    from evaluation.run import EvalData, Evaluation, EvaluationConfig
+from dataclasses import dataclass, field
+from typing import Any
 
 DEFAULT_TOLERANCE = 0.01
 
@@ -28,40 +23,71 @@ class GateError(ValueError):
 
 
 @dataclass(frozen=True)
-class GateScores:
-    """The two numbers the gate compares, for one model on one test split."""
+class GateMetric:
+    key: str
+    title: str
+    higher_is_better: bool
 
-    model_version: str
-    macro_f1: float
-    disclosure_to_harassing_rate: float
 
-    @classmethod
-    def from_predictions(cls, model_version: str, y_true: np.ndarray, probs: np.ndarray) -> "GateScores":
-        metrics = classification_metrics(y_true, probs)
-        rate = metrics["disclosure_to_harassing_rate"]
-        if rate is None:
-            raise GateError("the test split has no disclosure: the gate cannot measure the disclosure→harassing rate")
-        return cls(model_version, metrics["macro_f1"], rate)
+GATE_METRICS: tuple[GateMetric, ...] = (
+    GateMetric("test_macro_f1", "own test macro-F1", True),
+    GateMetric("disclosure_to_harassing_rate", "own test: disclosures labelled harassing", False),
+    GateMetric("edos_macro_f1", "EDOS dev harassing-vs-rest macro-F1", True),
+    GateMetric("misogyny_macro_f1", "misogyny test harassing-vs-rest macro-F1", True),
+    GateMetric("counter_speech_harassing_rate", "CrowdCounter counter-speech labelled harassing", False),
+    GateMetric("hate_caught_rate", "CrowdCounter hate posts labelled harassing", True),
+    GateMetric("bias_false_positive_rate", "bias suite: non-harassing identity statements labelled harassing", False),
+    GateMetric("bias_bpsn_auc", "bias suite: generalized-mean BPSN AUC", True),
+    GateMetric("functional_pass_rate", "functional suite pass rate", True),
+)
+
+
+def _get(tree: Any, *path: str) -> float | None:
+    for key in path:
+        if not isinstance(tree, dict) or tree.get(key) is None:
+            return None
+        tree = tree[key]
+    return float(tree)
+
+
+def scorecard(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """The GATE_METRICS numbers of one evaluation (evaluation.run's metrics dict), the transformer's column."""
+    benchmarks = metrics.get("benchmarks") or {}
+    bias = (metrics.get("bias") or {}).get("transformer")
+    return {
+        "test_macro_f1": _get(metrics, "test", "macro_f1"),
+        "disclosure_to_harassing_rate": _get(metrics, "test", "disclosure_to_harassing_rate"),
+        "edos_macro_f1": _get(benchmarks, "edos", "transformer", "macro_f1"),
+        "misogyny_macro_f1": _get(benchmarks, "misogyny_reddit", "transformer", "macro_f1"),
+        "counter_speech_harassing_rate": _get(benchmarks, "crowdcounter", "transformer", "counter_speech_harassing_rate"),
+        "hate_caught_rate": _get(benchmarks, "crowdcounter", "transformer", "hate_caught_rate"),
+        "bias_false_positive_rate": _get(bias, "overall", "fpr"),
+        "bias_bpsn_auc": _get(bias, "generalized_mean", "bpsn_auc"),
+        "functional_pass_rate": _get(metrics, "functional", "overall", "pass_rate"),
+    }
 
 
 @dataclass
 class GateVerdict:
     passed: bool
-    challenger: GateScores
-    champion: GateScores
+    challenger_version: str
+    champion_version: str
+    challenger: dict[str, float | None]
+    champion: dict[str, float | None]
     tolerance: float
     reasons: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         head = "PASS" if self.passed else "FAIL"
         lines = [
-            f"gate {head}: challenger {self.challenger.model_version} vs champion {self.champion.model_version} "
-            f"(tolerance {self.tolerance:g})",
-            f"  test macro-F1               challenger {self.challenger.macro_f1:.4f}   "
-            f"champion {self.champion.macro_f1:.4f}",
-            f"  disclosure→harassing rate   challenger {self.challenger.disclosure_to_harassing_rate:.4f}   "
-            f"champion {self.champion.disclosure_to_harassing_rate:.4f}",
+            f"gate {head}: challenger {self.challenger_version} vs champion {self.champion_version} "
+            f"(slack {self.tolerance:g} on every number)",
         ]
+        for metric in GATE_METRICS:
+            mine, theirs = self.challenger.get(metric.key), self.champion.get(metric.key)
+            show = lambda v: "   n/a" if v is None else f"{v:.4f}"  # noqa: E731
+            arrow = "↑" if metric.higher_is_better else "↓"
+            lines.append(f"  {metric.title:<68} {arrow}  challenger {show(mine)}   champion {show(theirs)}")
         lines += [f"  - {reason}" for reason in self.reasons]
         return "\n".join(lines)
 
@@ -69,42 +95,37 @@ class GateVerdict:
         return {
             "passed": self.passed,
             "tolerance": self.tolerance,
-            "challenger": asdict(self.challenger),
-            "champion": asdict(self.champion),
+            "challenger": {"model_version": self.challenger_version, **self.challenger},
+            "champion": {"model_version": self.champion_version, **self.champion},
+            "metrics": [{"key": m.key, "title": m.title, "higher_is_better": m.higher_is_better} for m in GATE_METRICS],
             "reasons": list(self.reasons),
         }
 
 
-def compare(challenger: GateScores, champion: GateScores, tolerance: float = DEFAULT_TOLERANCE) -> GateVerdict:
-    """Apply the rules in the module docstring; `reasons` says which rule failed or why it passed."""
+def compare(
+    challenger: dict[str, float | None],
+    champion: dict[str, float | None],
+    tolerance: float = DEFAULT_TOLERANCE,
+    *,
+    challenger_version: str = "challenger",
+    champion_version: str = "champion",
+) -> GateVerdict:
+    """Apply the rule of the module docstring to two scorecards; `reasons` names every regression (or none)."""
     if tolerance < 0:
         raise ValueError(f"tolerance must be ≥ 0, got {tolerance}")
-    reasons = []
-    f1_drop = champion.macro_f1 - challenger.macro_f1
-    rate_rise = challenger.disclosure_to_harassing_rate - champion.disclosure_to_harassing_rate
-    f1_ok = f1_drop <= tolerance
-    rate_ok = rate_rise <= tolerance
-    if not f1_ok:
-        reasons.append(f"macro-F1 is {f1_drop:.4f} below the champion's (allowed {tolerance:g})")
-    if not rate_ok:
-        reasons.append(f"disclosure→harassing rate is {rate_rise:.4f} above the champion's (allowed {tolerance:g})")
-    if f1_ok and rate_ok:
-        reasons.append("not worse than the champion on macro-F1 or disclosure→harassing rate beyond the tolerance")
-    return GateVerdict(f1_ok and rate_ok, challenger, champion, tolerance, reasons)
-
-
-def gate_against(champion_ref: str, challenger: "Evaluation", data: "EvalData", config: "EvaluationConfig") -> GateVerdict:
-    """Re-score the champion on the challenger's test split and compare the two (never trusts stored numbers)."""
-    from evaluation.run import BundleScorer, resolve_ref
-    from withyou.bundle import Classifier, softmax
-
-    champion_dir = resolve_ref(champion_ref)
-    classifier = Classifier.from_bundle(champion_dir, batch_size=config.batch_size)
-    champion_logits = BundleScorer(classifier).record_logits(data.test, "champion test")
-    champion = GateScores.from_predictions(
-        f"{classifier.model_version} ({champion_ref})", challenger.y_test, softmax(champion_logits)
-    )
-    challenger_scores = GateScores.from_predictions(
-        challenger.metrics["model_version"], challenger.y_test, challenger.test_probs
-    )
-    return compare(challenger_scores, champion, config.tolerance)
+    if challenger.get("test_macro_f1") is None or champion.get("test_macro_f1") is None:
+        raise GateError("the gate needs the test macro-F1 of both models")
+    reasons, compared = [], 0
+    for metric in GATE_METRICS:
+        mine, theirs = challenger.get(metric.key), champion.get(metric.key)
+        if mine is None or theirs is None:
+            reasons.append(f"{metric.title}: not compared (missing for the {'challenger' if mine is None else 'champion'})")
+            continue
+        compared += 1
+        worse_by = (theirs - mine) if metric.higher_is_better else (mine - theirs)
+        if worse_by > tolerance:
+            reasons.append(f"REGRESSION {metric.title}: {mine:.4f} vs champion {theirs:.4f} (worse by {worse_by:.4f})")
+    passed = not any(r.startswith("REGRESSION") for r in reasons)
+    if passed:
+        reasons.append(f"not worse than the champion beyond {tolerance:g} on any of the {compared} numbers compared")
+    return GateVerdict(passed, challenger_version, champion_version, challenger, champion, tolerance, reasons)

@@ -95,31 +95,21 @@ def peer_section(
     validation: Sequence[Record],
     test: Sequence[Record],
     transformer_probs: tuple[np.ndarray, np.ndarray],
-    baseline_path: Path,
-    *,
-    baseline_required: bool,
-    notices: list[str],
+    baseline: BaselineScorer | None,
 ) -> dict:
-    """The side-by-side table: transformer (given its validation/test probabilities), baseline, profanity-check.
-
-    A missing baseline file is an error when the user named it (`baseline_required`), else a notice.
-    """
+    """The side-by-side table: transformer (given its validation/test probabilities), baseline (None: no column),
+    profanity-check."""
     y_val, y_test = label_ids([r.label for r in validation]), label_ids([r.label for r in test])
     section: dict = {"transformer": four_label_summary(y_val, transformer_probs[0], y_test, transformer_probs[1])}
-    if Path(baseline_path).is_file():
-        baseline = BaselineScorer(baseline_path)
+    section["baseline"] = None
+    if baseline is not None:
         section["baseline"] = {
-            "path": str(baseline_path),
+            "path": str(baseline.path),
             **four_label_summary(
                 y_val, baseline([r.text for r in validation], [r.parent_text for r in validation]),
                 y_test, baseline([r.text for r in test], [r.parent_text for r in test]),
             ),
         }
-    elif baseline_required:
-        raise BaselineError(f"no baseline model at {baseline_path}")
-    else:
-        notices.append(f"no baseline at {baseline_path}: baseline column skipped (pass --baseline PATH)")
-        section["baseline"] = None
     section["profanity_check"] = {
         "harassing_vs_rest": harassing_vs_rest(
             y_val, profanity_scores([r.text for r in validation]), y_test, profanity_scores([r.text for r in test])

@@ -128,3 +128,28 @@ def functionality_plot(per_functionality: dict[str, dict]) -> str:
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return to_base64_png(fig)
+
+
+def bias_plot(per_term_by_model: dict[str, dict[str, dict]]) -> str:
+    """Per identity term: false-positive rate (non-harassing cases labelled harassing) and BPSN AUC, per model."""
+    models = list(per_term_by_model)
+    terms = list(next(iter(per_term_by_model.values())))
+    y = np.arange(len(terms))
+    height = 0.8 / len(models)
+    fig, (fpr_ax, auc_ax) = plt.subplots(1, 2, figsize=(11, 0.32 * len(terms) + 1.6), sharey=True)
+    for k, model in enumerate(models):
+        rows = per_term_by_model[model]
+        offset = y - 0.4 + height * (k + 0.5)
+        fpr_ax.barh(offset, [rows[t]["fpr"] or 0 for t in terms], height=height, label=model)
+        auc_ax.barh(offset, [rows[t]["bpsn_auc"] or 0 for t in terms], height=height, label=model)
+    fpr_ax.set_yticks(y, terms, fontsize=8)
+    fpr_ax.invert_yaxis()
+    fpr_ax.set_xlim(0, 1)
+    fpr_ax.set_xlabel("non-harassing cases labelled harassing (lower is better)")
+    auc_ax.set_xlim(0, 1)
+    auc_ax.set_xlabel("BPSN AUC (higher is better)")
+    for ax in (fpr_ax, auc_ax):
+        ax.grid(axis="x", alpha=0.3)
+    fpr_ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Identity-term bias suite per term")
+    return to_base64_png(fig)

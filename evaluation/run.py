@@ -1,5 +1,8 @@
 """`withyou evaluate`: everything a person needs to trust (or reject) one model bundle, in one pass.
 
+Beside the test split it scores the real-text benchmarks (evaluation/benchmarks.py) and the identity-term bias
+suite (evaluation/bias.py) with the transformer, the TF-IDF baseline and alt-profanity-check side by side.
+
 Order matters and is fixed: raw logits on validation and test → temperature fitted on validation → thresholds
 chosen on *calibrated* validation P(harassing) (serving thresholds calibrated scores) → every test number
 computed from calibrated probabilities → calibration.json and thresholds.json written into the bundle.
@@ -16,9 +19,11 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from evaluation.benchmarks import benchmark_section, load_benchmarks, profanity_probs
+from evaluation.bias import DEFAULT_TEMPLATES_PATH, load_bias_cases, run_bias_suite
 from evaluation.calibration import calibrate, write_calibration
 from evaluation.functional import DEFAULT_CASES_PATH, load_cases, run_functional
-from evaluation.gate import DEFAULT_TOLERANCE
+from evaluation.gate import DEFAULT_TOLERANCE, GateVerdict, compare, scorecard
 from evaluation.metrics import (
     DEFAULT_ECE_BINS,
     HARASSING,
@@ -27,7 +32,7 @@ from evaluation.metrics import (
     label_ids,
     reliability_bins,
 )
-from evaluation.peers import peer_section
+from evaluation.peers import BaselineError, BaselineScorer, peer_section
 from evaluation.slices import DEFAULT_SHORT_WORDS, slice_masks, slice_metrics
 from evaluation.thresholds import (
     DEFAULT_PRECISION_TARGET,
@@ -69,6 +74,8 @@ class EvaluationConfig:
     out_dir: Path | None = None
     cases_path: Path | None = None
     """Functional cases; default evaluation/functional/cases.jsonl (skipped with a notice if absent)."""
+    bias_templates_path: Path | None = None
+    """Bias-suite templates; default evaluation/bias/templates.toml."""
     baseline_path: Path | None = None
     """TF-IDF baseline; default baseline.joblib beside the bundle directory (skipped with a notice if absent)."""
     precision_target: float = DEFAULT_PRECISION_TARGET
@@ -210,12 +217,11 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
     evaluation = Evaluation(metrics, bundle_dir, y_test, test_probs, test_raw)
     evaluation.examples["test_errors"] = confident_errors(data.test, y_test, test_probs, config.shown_errors)
     _functional_section(evaluation, scorer, config)
+    baseline = _baseline_scorer(config, bundle_dir, metrics["notices"]) if config.peers else None
     if config.peers:
-        metrics["peers"] = peer_section(
-            data.validation, data.test, (val_probs, test_probs),
-            config.baseline_path or bundle_dir.parent / "baseline.joblib",
-            baseline_required=config.baseline_path is not None, notices=metrics["notices"],
-        )
+        metrics["peers"] = peer_section(data.validation, data.test, (val_probs, test_probs), baseline)
+    scorers = {"transformer": scorer, **({"baseline": baseline, "profanity_check": profanity_probs} if config.peers else {})}
+    _real_text_sections(evaluation, data, scorers, choice.thresholds, config)
     metrics["extra"] = {name: _extra_metrics(scorer, name, records, config) for name, records in extra.items()}
     metrics["headline"] = headline(metrics)
     if config.write_bundle:
@@ -223,6 +229,49 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
         write_thresholds(bundle_dir, choice.thresholds)
     metrics["bundle_written"] = config.write_bundle
     return evaluation
+
+
+def _baseline_scorer(config: EvaluationConfig, bundle_dir: Path, notices: list[str]) -> BaselineScorer | None:
+    """The TF-IDF baseline beside the bundle (or --baseline); a missing default is a notice, a missing named one an error."""
+    path = config.baseline_path or bundle_dir.parent / "baseline.joblib"
+    if Path(path).is_file():
+        return BaselineScorer(path)
+    if config.baseline_path is not None:
+        raise BaselineError(f"no baseline model at {path}")
+    notices.append(f"no baseline at {path}: baseline column skipped (pass --baseline PATH)")
+    return None
+
+
+def _real_text_sections(evaluation: Evaluation, data: EvalData, scorers: dict, thresholds, config: EvaluationConfig) -> None:
+    """metrics["benchmarks"] (real-text held-out splits) and metrics["bias"] (identity-term suite), per model."""
+    metrics = evaluation.metrics
+    benchmarks = load_benchmarks(data.path)
+    if not benchmarks:
+        metrics["notices"].append(
+            f"no real-text benchmarks under {data.path / 'benchmarks'} (the build had no public data): section skipped"
+        )
+    review = {"transformer": thresholds.review}
+    metrics["benchmarks"] = benchmark_section(benchmarks, scorers, review)
+    cases = load_bias_cases(config.bias_templates_path or DEFAULT_TEMPLATES_PATH)
+    metrics["bias"] = {
+        name: run_bias_suite(score, cases, thresholds.model_dump() if name == "transformer" else None)
+        for name, score in scorers.items() if score is not None
+    }
+
+
+def gate_against(champion_ref: str, challenger: Evaluation, data: EvalData, config: EvaluationConfig) -> GateVerdict:
+    """Evaluate the champion on exactly the challenger's data (test split, benchmarks, bias and functional suites)
+    and compare the two scorecards (evaluation/gate.py); never trusts stored numbers, never writes the champion."""
+    from dataclasses import replace
+
+    champion_dir = resolve_ref(champion_ref)
+    champion_config = replace(config, write_bundle=False, peers=False, log_mlflow=False, shown_errors=0, extra=[])
+    champion = evaluate_bundle(champion_dir, champion_config, data)
+    return compare(
+        scorecard(challenger.metrics), scorecard(champion.metrics), config.tolerance,
+        challenger_version=challenger.metrics["model_version"],
+        champion_version=f"{champion.metrics['model_version']} ({champion_ref})",
+    )
 
 
 def _data_notices(classifier: Classifier, data: EvalData) -> list[str]:
@@ -303,4 +352,7 @@ def headline(metrics: dict[str, Any]) -> dict[str, Any]:
         "functional_pass_rate_without_context": (
             functional["overall"]["pass_rate_without_context"] if functional else None
         ),
+        **{f"real_{key}": value for key, value in scorecard(metrics).items()
+           if key not in ("test_macro_f1", "disclosure_to_harassing_rate", "functional_pass_rate")},
+        "bias_hide_share": ((metrics.get("bias") or {}).get("transformer") or {}).get("overall", {}).get("hide_share"),
     }

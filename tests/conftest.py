@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from withyou.encoding import NORMALIZATION
 from withyou.labels import LABELS
 from withyou.paths import SEED_DIR
 from withyou.records import Record, read_jsonl, write_jsonl
@@ -95,7 +96,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
         result.tokenizer,
         bundle,
         max_length=config.max_length,
-        metadata={"model_version": "tiny-test", "base_model": config.base_model, "data_hash": "tiny"},
+        metadata={"model_version": "tiny-test", "base_model": config.base_model, "data_hash": "tiny",
+                  "text_normalization": NORMALIZATION},
         parity_records=splits["validation"] + splits["test"],
         # A dozen steps leave near-tied logits that int8 noise (~1e-2) can flip on a 16-post parity set;
         # the 99.5 % applies to real models (tests/training/test_export.py checks it is enforced).

@@ -6,22 +6,39 @@ Contract of every adapter, `adapter(folder, source, log) -> Iterator[Record]`:
   through `log.skip`: with `strict` it raises DataError("file:line: reason"), otherwise the row is skipped and
   counted per file and reason — build prints the counts and stores them in the manifest, never a silent drop;
 - rows left out on purpose by the mapping (e.g. EDOS upstream test rows) are counted with `log.exclude`;
-- a missing file, or a file without the columns the adapter needs, raises DataError (the dataset cannot be read).
+- a missing file, or a file without the columns the adapter needs, raises DataError (the dataset cannot be read);
+- every public record is tagged `upstream_split:<split>` (lower case) and, when that split is one of the source's
+  `benchmark_splits`, `benchmark` (see `split_tags`): build keeps those rows out of training, as a real-text
+  benchmark. Rows that may only be used non-commercially are tagged `noncommercial`.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.dedup import normalize_text
 from training.sources import Source
 from withyou.records import DataError, ReadReport, Record, iter_jsonl
 
 csv.field_size_limit(1 << 24)
 SURROGATE = re.compile("[\udc80-\udcff]")
+BENCHMARK_TAG = "benchmark"
+NONCOMMERCIAL_TAG = "noncommercial"
+PARENT_BENCHMARK_TAG = "parent_benchmark"  # a training-side reply whose parent_text is a held-out benchmark post
+
+
+def split_tags(source: Source, split: str) -> tuple[str, ...]:
+    """`upstream_split:<split>`, plus `benchmark` when the source holds that split out as a real-text benchmark."""
+    split = split.strip().lower()
+    tag = f"upstream_split:{split}"
+    return (tag, BENCHMARK_TAG) if split in source.benchmark_splits else (tag,)
 
 
 class ReadLog:
@@ -59,8 +76,13 @@ def require_file(folder: Path, name: str) -> Path:
     return path
 
 
-def iter_csv_rows(path: Path, required: tuple[str, ...], log: ReadLog) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (first line of the row, {column: value}) for each well-formed CSV row; skip the others via `log`."""
+def iter_csv_rows(
+    path: Path, required: tuple[str, ...], log: ReadLog, drop: tuple[str, ...] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (first line of the row, {column: value}) for each well-formed CSV row; skip the others via `log`.
+
+    Columns in `drop` (e.g. user names) never enter the yielded rows.
+    """
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle)
         try:
@@ -89,7 +111,7 @@ def iter_csv_rows(path: Path, required: tuple[str, ...], log: ReadLog) -> Iterat
             elif any(SURROGATE.search(cell) for cell in row):
                 log.skip(path, start, "not valid UTF-8")
             else:
-                yield start, dict(zip(header, row))
+                yield start, {column: cell for column, cell in zip(header, row) if column not in drop}
 
 
 def first_missing(row: dict[str, str], fields: tuple[str, ...]) -> str | None:
@@ -97,7 +119,10 @@ def first_missing(row: dict[str, str], fields: tuple[str, ...]) -> str | None:
 
 
 def read_edos(folder: Path, source: Source, log: ReadLog) -> Iterator[Record]:
-    """EDOS: `label_sexist` through the mapping; train and dev rows only (the mirror holds no others)."""
+    """EDOS: `label_sexist` through the mapping; train and dev rows only (the mirror holds no others).
+
+    Dev rows are the held-out benchmark (`benchmark_splits`), tagged by `split_tags`.
+    """
     names = [f.path for f in [*source.files, *source.mirror_files]]
     path = next((folder / n for n in names if (folder / n).is_file()), None) or require_file(folder, names[0])
     for line, row in iter_csv_rows(path, ("rewire_id", "text", "label_sexist", "split"), log):
@@ -121,7 +146,7 @@ def read_edos(folder: Path, source: Source, log: ReadLog) -> Iterator[Record]:
             text=row["text"].strip(),
             label=label,
             source=source.name,
-            tags=(f"upstream_split:{row['split']}", f"edos_category:{category}"),
+            tags=(*split_tags(source, row["split"]), f"edos_category:{category}"),
         )
 
 
@@ -180,75 +205,189 @@ def tweeteval_row(
         text=text,
         label=label,
         source=source.name,
-        tags=(f"upstream_split:{split}",),
+        tags=split_tags(source, split),
     )
 
 
-EMPATHY_FILES = {
-    "er": "emotional-reactions-reddit.csv",
-    "ip": "interpretations-reddit.csv",
-    "ex": "explorations-reddit.csv",
-}
-EMPATHY_COLUMNS = ("sp_id", "rp_id", "seeker_post", "response_post", "level")
+MISOGYNY_COLUMNS = ("entry_id", "parent_id", "subreddit", "body", "image", "level_2", "split")
+MISOGYNY_SPLITS = ("train", "test")
+REMOVED_BODIES = ("[removed]", "[deleted]")
 
 
-def read_empathy_levels(folder: Path, log: ReadLog) -> tuple[dict[tuple[str, str], dict], Counter[str]]:
-    """Join the three annotation files on (sp_id, rp_id); a pair repeated in one file keeps its highest level."""
-    pairs: dict[tuple[str, str], dict] = {}
-    repeats: Counter[str] = Counter()
-    for mechanism, name in EMPATHY_FILES.items():
-        path = require_file(folder, name)
-        for line, row in iter_csv_rows(path, EMPATHY_COLUMNS, log):
-            if missing := first_missing(row, ("sp_id", "rp_id", "level")):
-                log.skip(path, line, f"missing field {missing}")
+@dataclass
+class RedditEntry:
+    """One Reddit post or comment of the misogyny file, its rows merged (one row per level_2 category given)."""
+
+    line: int
+    parent_id: str
+    subreddit: str
+    body: str
+    image: bool
+    split: str
+    level_2: list[str] = field(default_factory=list)
+
+    @property
+    def usable_body(self) -> str | None:
+        """The text, or None when the post is empty, removed or deleted (nothing to label or to read as context)."""
+        body = self.body.strip()
+        return body if body and body not in REMOVED_BODIES else None
+
+
+def reddit_entry(row: dict[str, str], line: int, log: ReadLog) -> RedditEntry:
+    body, image = row["body"], row["image"].strip()
+    if image not in ("", "Yes"):
+        # An unquoted comma in the body pushed its tail into the (otherwise empty) image column.
+        body, image = f"{body},{row['image']}", ""
+        log.exclude("body split at an unquoted comma into the image column (rejoined, kept)")
+    return RedditEntry(line, row["parent_id"].strip(), row["subreddit"].strip(), body, image == "Yes", row["split"])
+
+
+def read_misogyny_entries(path: Path, source: Source, log: ReadLog) -> dict[str, RedditEntry]:
+    """entry_id → entry. The file repeats an entry once per level_2 category; its rows are merged here.
+
+    The `author` column is dropped as each row is read: user names never reach a record, a log or a model.
+    """
+    entries: dict[str, RedditEntry] = {}
+    for line, row in iter_csv_rows(path, MISOGYNY_COLUMNS, log, drop=("author",)):
+        if missing := first_missing(row, ("entry_id", "level_2", "split")):
+            log.skip(path, line, f"missing field {missing}")
+            continue
+        if row["split"] not in MISOGYNY_SPLITS:
+            log.skip(path, line, f"unknown split {row['split']!r}")
+            continue
+        if row["level_2"] not in source.mapping:
+            log.skip(path, line, f"unknown label {row['level_2']!r}")
+            continue
+        entry_id = row["entry_id"].strip()
+        entry = entries.get(entry_id)
+        if entry is None:
+            entry = entries[entry_id] = reddit_entry(row, line, log)
+        elif entry.split != row["split"]:
+            log.skip(path, line, f"entry {entry_id} repeated in split {row['split']} (first: {entry.split})")
+            continue
+        else:
+            log.exclude("entry repeated with another level_2 category (merged into one record)")
+        log.read(path)
+        entry.level_2.append(row["level_2"])
+    return entries
+
+
+def parent_of(entry: RedditEntry, entries: dict[str, RedditEntry]) -> RedditEntry | None:
+    """The entry named by parent_id (`t1_<comment>` or `t3_<opening post>`), from any split: it is context only."""
+    kind, _, parent_id = entry.parent_id.partition("_")
+    return entries.get(parent_id) if kind in ("t1", "t3") else None
+
+
+def read_misogyny_reddit(folder: Path, source: Source, log: ReadLog) -> Iterator[Record]:
+    """Misogyny (Guest et al.): every post is a record; a reply carries the post it answers as parent_text."""
+    path = require_file(folder, "final_labels.csv")
+    entries = read_misogyny_entries(path, source, log)
+    for entry_id, entry in entries.items():
+        if not entry.body.strip():
+            log.skip(path, entry.line, "empty text (image post)" if entry.image else "empty text")
+            continue
+        if entry.usable_body is None:
+            log.exclude(f"{'image post' if entry.image else 'post'} {entry.body.strip()} (no text left)")
+            continue
+        level_2 = sorted(set(entry.level_2))
+        labels = {source.mapping[value] for value in level_2}
+        if len(labels) > 1:
+            log.exclude(f"conflicting level_2 categories ({' + '.join(level_2)})")
+            continue
+        tags = [*split_tags(source, entry.split), *(f"level_2:{value}" for value in level_2)]
+        tags.append(f"subreddit:{entry.subreddit}")
+        if entry.image:
+            tags.append("image_post")
+        parent_text = None
+        if entry.parent_id:
+            parent = parent_of(entry, entries)
+            parent_text = parent.usable_body if parent else None
+            if parent_text is None:
+                tags.append("parent_unavailable")
+                log.exclude("parent post missing, empty or removed (kept without parent_text)")
+            elif BENCHMARK_TAG not in tags and BENCHMARK_TAG in split_tags(source, parent.split):
+                tags.append(PARENT_BENCHMARK_TAG)
+        yield Record(
+            id=f"{source.name}:{entry_id}",
+            text=entry.usable_body,
+            parent_text=parent_text,
+            label=labels.pop(),
+            source=source.name,
+            tags=tuple(tags),
+        )
+
+
+CROWDCOUNTER_FILES = {"train": "Train.json", "val": "Val.json", "test": "Test.json"}
+CROWDCOUNTER_TEXTS = ("hatespeech", "counterspeech")
+
+
+def iter_json_lines(path: Path, log: ReadLog) -> Iterator[tuple[int, dict]]:
+    """Yield (line, object) for each JSON Lines row that is a JSON object; skip the others via `log`."""
+    with open(path, "rb") as handle:
+        for line, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
-            if not row["response_post"].strip():
-                log.skip(path, line, "empty text")
+            try:
+                payload = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                log.skip(path, line, f"not valid UTF-8 (byte {exc.start})")
                 continue
-            if row["level"].strip() not in ("0", "1", "2"):
-                log.skip(path, line, f"unknown level {row['level'].strip()!r}")
+            except json.JSONDecodeError as exc:
+                log.skip(path, line, f"malformed JSON ({exc.msg} at column {exc.colno})")
                 continue
-            log.read(path)
-            key = (row["sp_id"].strip(), row["rp_id"].strip())
-            texts = {"seeker": row["seeker_post"].strip(), "response": row["response_post"].strip()}
-            pair = pairs.setdefault(key, texts)
-            level = int(row["level"])
-            if mechanism in pair:
-                repeats[mechanism] += 1
-            pair[mechanism] = max(level, pair.get(mechanism, 0))
-    return pairs, repeats
+            if not isinstance(payload, dict):
+                log.skip(path, line, f"expected a JSON object, got {type(payload).__name__}")
+                continue
+            yield line, payload
 
 
-def empathy_class(pair: dict) -> str | None:
-    """'empathic', 'no_empathy', or None when the annotations do not decide (explorations only, or incomplete)."""
-    if pair.get("er", 0) >= 1 or pair.get("ip", 0) >= 1:
-        return "empathic"
-    if all(pair.get(m) == 0 for m in EMPATHY_FILES):
-        return "no_empathy"
+def crowdcounter_problem(row: dict) -> str | None:
+    for name in (*CROWDCOUNTER_TEXTS, "required_types"):
+        if not isinstance(row.get(name), str):
+            return f"missing field {name}"
+    if empty := next((name for name in CROWDCOUNTER_TEXTS if not row[name].strip()), None):
+        return f"empty text ({empty})"
+    if not row["required_types"].strip():
+        return "missing field required_types"
     return None
 
 
-def read_empathy(folder: Path, source: Source, log: ReadLog) -> Iterator[Record]:
-    """Empathy: responses become records with the seeker post as parent; seeker posts are never records."""
-    if missing := {"empathic", "no_empathy"} - source.mapping.keys():
+def short_text_hash(text: str) -> str:
+    return hashlib.sha1(normalize_text(text).encode("utf-8")).hexdigest()[:12]
+
+
+def read_crowdcounter(folder: Path, source: Source, log: ReadLog) -> Iterator[Record]:
+    """CrowdCounter: each counter-speech reply (parent = the hate post) and, once per split, each distinct hate post.
+
+    Every record is tagged `noncommercial`: the hate posts come from CC BY-NC sources, as records or as parents.
+    """
+    if missing := set(CROWDCOUNTER_TEXTS) - source.mapping.keys():
         raise DataError(f"sources table: [{source.name}] mapping lacks {sorted(missing)}")
-    pairs, repeats = read_empathy_levels(folder, log)
-    for mechanism, n in repeats.items():
-        log.exclude(f"pair repeated in {EMPATHY_FILES[mechanism]} (merged, highest level kept)", n)
-    for (sp_id, rp_id), pair in pairs.items():
-        kind = empathy_class(pair)
-        if kind is None:
-            reason = "explorations only" if pair.get("ex", 0) >= 1 else "not annotated in all three files"
-            log.exclude(f"ambiguous empathy: {reason}")
-            continue
-        yield Record(
-            id=f"{source.name}:{sp_id}:{rp_id}",
-            text=pair["response"],
-            parent_text=pair["seeker"] or None,
-            label=source.mapping[kind],
-            source=source.name,
-            tags=tuple(f"{m}:{pair[m]}" for m in EMPATHY_FILES if m in pair),
-        )
+    paths = {split: require_file(folder, name) for split, name in CROWDCOUNTER_FILES.items()}
+    for split, path in paths.items():
+        base_tags = (*split_tags(source, split), NONCOMMERCIAL_TAG)
+        hate_seen: set[str] = set()
+        for line, row in iter_json_lines(path, log):
+            if problem := crowdcounter_problem(row):
+                log.skip(path, line, problem)
+                continue
+            log.read(path)
+            hate, counter = row["hatespeech"].strip(), row["counterspeech"].strip()
+            hate_id = f"{source.name}:{split}:hate:{short_text_hash(hate)}"
+            if hate_id in hate_seen:
+                log.exclude("hate post repeated in its split (emitted once)")
+            else:
+                hate_seen.add(hate_id)
+                label = source.mapping["hatespeech"]
+                yield Record(id=hate_id, text=hate, label=label, source=source.name, tags=base_tags)
+            yield Record(
+                id=f"{source.name}:{split}:{line}",
+                text=counter,
+                parent_text=hate,
+                label=source.mapping["counterspeech"],
+                source=source.name,
+                tags=(*base_tags, f"cs_type:{row['required_types'].strip()}"),
+            )
 
 
 Adapter = Callable[[Path, Source, ReadLog], Iterator[Record]]
@@ -257,7 +396,8 @@ ADAPTERS: dict[str, Adapter] = {
     "edos": read_edos,
     "tweeteval_hate": read_tweeteval,
     "tweeteval_offensive": read_tweeteval,
-    "empathy": read_empathy,
+    "misogyny_reddit": read_misogyny_reddit,
+    "crowdcounter": read_crowdcounter,
 }
 
 

@@ -2,7 +2,7 @@
 
 A scikit-learn estimator (`fit`, `predict`, `predict_proba`); `predict_proba` columns follow withyou.labels.LABELS
 even when a label is absent from the training data. Inputs are posts as `Record`s, `Item`s, dicts with `text`
-and `parent_text`, or plain strings (no parent). The parent post gets its own small word vocabulary, so the
+and `parent_text`, or plain strings (no parent). Texts are normalised as the transformer's are. The parent post gets its own small word vocabulary, so the
 baseline can use context too ("Sure you were." under a disclosure vs under a sports post), but no more cleverly
 than bag-of-words allows.
 """
@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from withyou.encoding import normalize_text
 from withyou.labels import LABEL_TO_ID, LABELS
 
 
@@ -30,11 +31,12 @@ def _field(item: Any, name: str) -> str:
 
 
 def reply_texts(items: Sequence[Any]) -> list[str]:
-    return [_field(item, "text") for item in items]
+    """Reply texts, normalised like the transformer's input (withyou.encoding.normalize_text)."""
+    return [normalize_text(text) if (text := _field(item, "text")) else "" for item in items]
 
 
 def parent_texts(items: Sequence[Any]) -> list[str]:
-    return [_field(item, "parent_text") for item in items]
+    return [normalize_text(text) if (text := _field(item, "parent_text")) else "" for item in items]
 
 
 def build_features(max_features: int, min_df: int, with_parent: bool) -> FeatureUnion:

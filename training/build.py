@@ -4,8 +4,11 @@ Output (default withyou.paths.dataset_dir()): train.jsonl, validation.jsonl, tes
 `split` and `group`) and manifest.json (content_hash, counts split → label → source → n, duplicates removed,
 skipped rows per file and reason, caps, shortcut risks, config, seed, source file hashes, time taken).
 
-Order of work: read (seed first, then the public datasets in sources.toml order) → drop duplicate ids →
-exact and near duplicates (training/dedup.py) → per-source caps → grouped split (training/split.py) → write.
+Order of work: read (seed first, then the public datasets in sources.toml order) → drop non-commercial rows when
+asked → set the real-text benchmarks aside (records an adapter tagged `benchmark`: EDOS dev, the misogyny test
+split, CrowdCounter Test; written to benchmarks/<source>.jsonl, never trained on, and every training row whose
+text is also a benchmark text is dropped) → drop duplicate ids → exact and near duplicates (training/dedup.py)
+→ optional caps → grouped split (training/split.py) → write.
 A missing dataset folder is a notice, not an error: the seed corpus alone builds.
 Extra labelled files (`extra`, e.g. review exports) join after the split without moving any base record
 (see add_extra_records), so a model trained on the build without them is tested on the same test split.
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.adapters import ReadLog, read_seed, read_source
+from training.adapters import BENCHMARK_TAG, NONCOMMERCIAL_TAG, ReadLog, read_seed, read_source
 from training.dedup import deduplicate
 from training.manifest import content_hash, count_table, shortcut_risks, skipped_summary
 from training.sources import Source, load_sources, present_files, sha256_file
@@ -50,7 +53,8 @@ class BuildConfig:
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
     cap: int | None = None  # one cap for every public source and label, instead of sources.toml's
-    apply_caps: bool = True
+    apply_caps: bool = True  # sources.toml caps only the noisy TweetEval sets; balance is done by sampling weights
+    exclude_noncommercial: bool = False  # leave out rows tagged `noncommercial` (CrowdCounter's hate side)
     near_dup_threshold: float = 0.8
     near_dup_num_perm: int = 128
     near_dup_min_words: int = 4
@@ -226,6 +230,9 @@ def build_dataset(config: BuildConfig, progress=None, notices: Notices | None = 
     sources = load_sources(config.sources_file)
     records, logs, statuses = read_all(config, select_sources(sources, config), steps, notices)
 
+    records, noncommercial = drop_noncommercial(records, config.exclude_noncommercial)
+    records, benchmarks = set_benchmarks_aside(records)
+    records, overlap = drop_benchmark_overlap(records, benchmarks)
     records, duplicate_ids = drop_duplicate_ids(records, config.strict)
     with steps.task("removing duplicates", total=len(records)) as tick:
         records, dedup = deduplicate(
@@ -248,7 +255,7 @@ def build_dataset(config: BuildConfig, progress=None, notices: Notices | None = 
     if config.extra:
         logs["extra"] = ReadLog(config.strict)
         with steps.task("adding extra labelled files") as tick:
-            records, extra_summary = add_extra_records(records, config, logs["extra"], tick)
+            records, extra_summary = add_extra_records(records, config, logs["extra"], tick, benchmarks)
     manifest = {
         "format_version": 1,
         "content_hash": content_hash(records),
@@ -257,6 +264,10 @@ def build_dataset(config: BuildConfig, progress=None, notices: Notices | None = 
         "labels": dict(sorted(Counter(r.label for r in records).items())),
         "duplicates_removed": dedup.as_dict(),
         "duplicate_ids_skipped": duplicate_ids,
+        "noncommercial_excluded": noncommercial,
+        "benchmarks": {name: benchmark_summary(rows) for name, rows in sorted(benchmarks.items())},
+        "benchmark_overlap_removed": overlap,
+        "sampling_weights": {name: dict(source.weight) for name, source in sources.items() if source.weight},
         "capped": capped,
         "skipped": skipped_summary(logs),
         "excluded": {name: dict(log.excluded) for name, log in logs.items() if log.excluded},
@@ -275,14 +286,86 @@ def build_dataset(config: BuildConfig, progress=None, notices: Notices | None = 
         "elapsed_seconds": round(time.perf_counter() - started, 2),
     }
     write_splits(Path(config.out_dir), records, manifest)
+    write_benchmarks(Path(config.out_dir), benchmarks)
     return manifest
 
 
-def add_extra_records(records: list[Record], config: BuildConfig, log: ReadLog, tick) -> tuple[list[Record], dict]:
+BENCHMARKS_DIR = "benchmarks"
+
+
+def drop_noncommercial(records: list[Record], exclude: bool) -> tuple[list[Record], dict[str, int]]:
+    """With `exclude`, leave out every record tagged non-commercial; return the rest and the count per source."""
+    if not exclude:
+        return records, {}
+    dropped = Counter(r.source for r in records if NONCOMMERCIAL_TAG in r.tags)
+    return [r for r in records if NONCOMMERCIAL_TAG not in r.tags], dict(sorted(dropped.items()))
+
+
+def set_benchmarks_aside(records: list[Record]) -> tuple[list[Record], dict[str, list[Record]]]:
+    """Split off the records an adapter tagged `benchmark` (official held-out splits), grouped by source."""
+    benchmarks: dict[str, list[Record]] = {}
+    kept = []
+    for record in records:
+        if BENCHMARK_TAG in record.tags:
+            benchmarks.setdefault(record.source, []).append(record)
+        else:
+            kept.append(record)
+    return kept, benchmarks
+
+
+def drop_benchmark_overlap(
+    records: list[Record], benchmarks: dict[str, list[Record]]
+) -> tuple[list[Record], dict[str, int]]:
+    """Drop every training record whose text, or whose parent, is a graded benchmark post (normalised as dedup does).
+
+    A hate post that CrowdCounter repeats across its splits, or a Reddit test post that a training reply answers
+    (the misogyny authors split comments, not threads), must not be learnt from — not even as context — and then
+    graded on. A training post that is only the *context* of a benchmark reply stays: what is graded is the reply.
+    Returns the kept records and how many were dropped per source.
+    """
+    from training.dedup import normalize_text
+
+    graded = {normalize_text(r.text) for rows in benchmarks.values() for r in rows}
+    dropped: Counter[str] = Counter()
+    kept = []
+    for record in records:
+        parent = normalize_text(record.parent_text) if record.parent_text else None
+        if normalize_text(record.text) in graded or parent in graded:
+            dropped[record.source] += 1
+        else:
+            kept.append(record)
+    return kept, dict(sorted(dropped.items()))
+
+
+def benchmark_summary(records: list[Record]) -> dict:
+    return {
+        "path": f"{BENCHMARKS_DIR}/{records[0].source}.jsonl",
+        "rows": len(records),
+        "labels": dict(sorted(Counter(r.label for r in records).items())),
+        "with_parent": sum(r.parent_text is not None for r in records),
+    }
+
+
+def write_benchmarks(out_dir: Path, benchmarks: dict[str, list[Record]]) -> None:
+    """benchmarks/<source>.jsonl: the held-out real-text records, read by `withyou evaluate` (never by training)."""
+    folder = out_dir / BENCHMARKS_DIR
+    if folder.is_dir():
+        for stale in folder.glob("*.jsonl"):
+            stale.unlink()
+    if benchmarks:
+        folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in benchmarks.items():
+        write_atomic_jsonl(folder / f"{name}.jsonl", rows)
+
+
+def add_extra_records(
+    records: list[Record], config: BuildConfig, log: ReadLog, tick, benchmarks: dict[str, list[Record]] | None = None
+) -> tuple[list[Record], dict]:
     """Add the labelled files in `config.extra` to an already split dataset, leaving every base record as it is.
 
     Extras whose id is taken, or that duplicate a base record or an earlier extra (same rules as the build's
-    de-duplication, the base always winning), are dropped. A kept extra joins the split of its conversation
+    de-duplication, the base always winning), are dropped, and so are extras whose text or parent is a graded
+    benchmark post (drop_benchmark_overlap: reviewed posts never bring benchmark text into training). A kept extra joins the split of its conversation
     (training.split.group_of) when the base has that conversation, else train: no conversation straddles splits,
     and the base test split is unchanged, so the champion and a challenger trained with the extras are gated on
     the same held-out posts.
@@ -301,6 +384,7 @@ def add_extra_records(records: list[Record], config: BuildConfig, log: ReadLog, 
     taken = {r.id for r in records}
     fresh = [r for r in extras if r.id not in taken]
     fresh, repeated_ids = drop_duplicate_ids(fresh, strict=False)
+    fresh, benchmark_overlap = drop_benchmark_overlap(fresh, benchmarks or {})
     extra_objects = {id(r) for r in fresh}
     kept, _ = deduplicate(
         [*records, *fresh],
@@ -321,5 +405,6 @@ def add_extra_records(records: list[Record], config: BuildConfig, log: ReadLog, 
         "ids_already_taken": len(extras) - len(fresh) - repeated_ids,
         "repeated_ids": repeated_ids,
         "duplicates_dropped": len(fresh) - len(added),
+        "benchmark_overlap_removed": sum(benchmark_overlap.values()),
     }
     return [*records, *added], summary

@@ -37,7 +37,7 @@ def fail(message: str) -> None:
 
 @data_app.command("list")
 def list_sources(data_dir: DataDirOption = None, sources_file: SourcesFileOption = None) -> None:
-    """Show the public datasets, whether they are in the data directory, and their licence."""
+    """Show the public datasets: in the data directory?, licence, non-commercial rows, held-out benchmark splits."""
     from rich.console import Console
     from rich.table import Table
 
@@ -51,13 +51,20 @@ def list_sources(data_dir: DataDirOption = None, sources_file: SourcesFileOption
         fail(str(exc))
     root = resolve_data_dir(data_dir)
     table = Table(title=f"public datasets in {root}")
-    for column in ("name", "present", "folder", "licence"):
+    for column in ("name", "present", "folder", "licence", "non-commercial", "benchmark split"):
         table.add_column(column, overflow="fold")
     for source in sources.values():
         files = present_files(source, root)
         present = "[green]yes[/]" if files else "[yellow]no[/] (withyou data pull " + source.name + ")"
-        table.add_row(source.name, present, source.folder, source.licence)
-    Console().print(table)
+        noncommercial = "[red]NC[/] some rows" if source.noncommercial else ""
+        benchmark = ", ".join(source.benchmark_splits)
+        table.add_row(source.name, present, source.folder, source.licence, noncommercial, benchmark)
+    console = Console()
+    console.print(table)
+    console.print(
+        "NC: rows tagged `noncommercial` (left out by `data build --exclude-noncommercial`). "
+        "Benchmark splits are held out as real-text benchmarks and never trained on."
+    )
 
 
 @data_app.command("pull")
@@ -114,7 +121,11 @@ def build(
     cap: Annotated[
         Optional[int], typer.Option(min=0, help="Rows per label kept from each public dataset [default: sources.toml]")
     ] = None,
-    no_cap: Annotated[bool, typer.Option("--no-cap", help="Keep every public row (slow training)")] = False,
+    no_cap: Annotated[bool, typer.Option("--no-cap", help="Ignore sources.toml caps too (keep every public row)")] = False,
+    exclude_noncommercial: Annotated[
+        bool,
+        typer.Option("--exclude-noncommercial", help="Leave out rows whose licence is non-commercial (CrowdCounter)"),
+    ] = False,
     near_dup_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Char 5-gram Jaccard")] = 0.8,
     extra: Annotated[
         Optional[list[Path]],
@@ -150,6 +161,7 @@ def build(
         test_fraction=test_fraction,
         cap=cap,
         apply_caps=not no_cap,
+        exclude_noncommercial=exclude_noncommercial,
         near_dup_threshold=near_dup_threshold,
         extra=tuple(str(path) for path in extra or ()),
     )

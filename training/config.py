@@ -1,11 +1,11 @@
 """Training options as one typed dataclass with defaults that work on 2 CPU cores.
 
-Budget behind the defaults (`withyou train` on the full built dataset, 2 idle AVX2 cores): MiniLM-L6 trains at
-~18 examples/s (measured: ~3.5 CPU-s per step of 32 posts averaging ~40 tokens). 3 epochs × a fresh
-class-balanced sample of 4,500 posts = 13,500 example-passes ≈ 12.5 min, and `time_budget_s` stops the
-optimizer loop at 13 min whatever the machine's speed. Per-epoch validation (≤ 2,000 posts), final torch
-scoring of validation + test (~120 posts/s), the baseline, the ONNX export and its parity check add 3–5 min:
-≤ 20 min in all.
+Budget behind the defaults (`withyou train` on the full built dataset, 2 cores): with the word embeddings frozen
+and no attention dropout, MiniLM-L6 trains at ~57 examples/s on this project's development machines (1.3× the old
+step, benchmarks/profile_train_step.py) and 20–30 on slower 2-core ones. 6 epochs × a fresh balanced sample of
+6,000 posts = 36,000 example-passes ≈ 11 min at 57 ex/s, and `time_budget_s` stops the optimizer loop at 13 min
+whatever the machine's speed. Per-epoch validation (≤ 2,000 posts), final torch scoring of validation + test, the
+baseline, the ONNX export and its parity check, and evaluation add 4–5 min: ≤ 20 min in all.
 """
 
 from __future__ import annotations
@@ -35,9 +35,26 @@ class TrainConfig:
     max_length: int = 128
     batch_size: int = 32
     eval_batch_size: int = 64
-    epochs: int = 4
+    epochs: int = 6
     max_train_examples: int | None = 6_000
-    """Examples per epoch: a fresh class-balanced sample each epoch when the train split is larger."""
+    """Examples per epoch: a fresh label- and source-balanced sample each epoch when the train split is larger."""
+    label_temperature: float = 0.5
+    """Labels are sampled in proportion to rows^temperature (1 = the data's own label mix, 0 = equal shares)."""
+    source_temperature: float = 0.5
+    """Within a label, a source is sampled in proportion to rows^temperature (1 = by size, 0 = every source alike)."""
+    tag_weights: dict[str, float] = field(default_factory=lambda: {"identity_counterfactual": 3.0})
+    """A row with one of these tags counts as that many rows when sampling. The identity-term counterfactuals
+    (datasets/seed/CARD.md) are a few hundred rows against thousands of public posts that name women in abuse."""
+    seed_corpus_weight: float = 2.0
+    """Sampling multiplier of the project's own corpus inside each label: the one source written to the label guide."""
+    attention_dropout: float | None = 0.0
+    """Dropout on attention probabilities; None keeps the base model's (0.1 for MiniLM). Off by default: drawing
+    its masks was 20 % of a CPU training step, and without it torch runs fused attention — ×1.3 examples/s with the
+    word embeddings frozen (benchmarks/profile_train_step.py); hidden-state dropout stays as regularisation."""
+    hidden_dropout: float | None = None
+    """Dropout on hidden states; None keeps the base model's."""
+    train_word_embeddings: bool = False
+    """Fine-tune the word-embedding matrix too (half of MiniLM's weights; off: faster steps, see fit.py)."""
     max_eval_examples: int | None = 2_000
     """Validation examples scored after each epoch for early stopping (final metrics use the full splits)."""
     max_steps: int | None = None
@@ -49,8 +66,9 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     max_grad_norm: float = 1.0
-    class_weighting: bool = True
-    """Weight the loss by inverse class frequency of the epoch sample (what balanced sampling cannot fix)."""
+    class_weighting: bool = False
+    """Weight the loss by inverse class frequency of the epoch sample. Off by default: it would undo
+    `label_temperature` and teach equal label priors again."""
     patience: int = 1
     """Epochs without a validation macro-F1 gain before stopping; the best epoch's weights are kept."""
     seed: int = 13
@@ -92,6 +110,17 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive integer or None, got {value!r}")
         if not 8 <= self.max_length <= 512:
             raise ConfigError(f"max_length must be between 8 and 512 tokens, got {self.max_length}")
+        for name in ("attention_dropout", "hidden_dropout"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < 1:
+                raise ConfigError(f"{name} must be in [0, 1) or None, got {value}")
+        for name in ("label_temperature", "source_temperature"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if any(not w > 0 for w in self.tag_weights.values()):
+            raise ConfigError(f"tag_weights must be > 0, got {self.tag_weights}")
+        if not self.seed_corpus_weight > 0:
+            raise ConfigError(f"seed_corpus_weight must be > 0, got {self.seed_corpus_weight}")
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.weight_decay < 0:
@@ -132,6 +161,22 @@ class TrainConfig:
         )
         preset.update(overrides)
         return cls(**preset)
+
+    @classmethod
+    def full(cls, **overrides: Any) -> "TrainConfig":
+        """Release quality on 2 CPU cores in ≤ 60 minutes: a 50-minute optimizer loop over more, larger epochs
+        (about four times the examples of the default) with more patience; evaluation and export add ~5 min."""
+        preset: dict[str, Any] = dict(epochs=12, max_train_examples=8_000, time_budget_s=3_000.0, patience=2)
+        preset.update(overrides)
+        return cls(**preset)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "TrainConfig":
+        """`default`, `full` or `fast` (the `withyou train --preset` values)."""
+        makers = {"default": cls, "full": cls.full, "fast": cls.fast}
+        if name not in makers:
+            raise ConfigError(f"preset must be one of {', '.join(makers)}, got {name!r}")
+        return makers[name](**overrides)
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

@@ -234,11 +234,16 @@ def _quiet(logger_name: str):
 
 
 @torch.inference_mode()
-def torch_logits(model: torch.nn.Module, tokenizer: Tokenizer, texts: Sequence[str], parents: Sequence[str | None], batch_size: int = 64) -> np.ndarray:
+def torch_logits(
+    model: torch.nn.Module, tokenizer: Tokenizer, texts: Sequence[str], parents: Sequence[str | None],
+    batch_size: int = 64, normalize: bool = True,
+) -> np.ndarray:
     model.eval()
     out = []
     for start in range(0, len(texts), batch_size):
-        batch = encode_batch(tokenizer, texts[start : start + batch_size], parents[start : start + batch_size])
+        batch = encode_batch(
+            tokenizer, texts[start : start + batch_size], parents[start : start + batch_size], normalize=normalize
+        )
         tensors = {name: torch.from_numpy(getattr(batch, name)) for name in INPUT_NAMES}
         out.append(model(**tensors).logits.float().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(LABELS)), dtype=np.float32)
@@ -292,7 +297,9 @@ def export_bundle(
 
     `fuse` runs onnxruntime's transformer fusions on the fp32 graph (fuse_for_cpu) before quantisation.
     `parity_records` should be the validation split; `reference_logits` (torch logits for those records, in
-    order) skips recomputing them. `metadata` adds model_version, base_model, data_hash, metrics, ...
+    order) skips recomputing them. `metadata` adds model_version, base_model, data_hash, metrics, ... and
+    `text_normalization` (withyou.encoding.NORMALIZATION when the model was trained on normalised text; absent
+    for a model trained on raw text, which is then served raw).
     Raises ParityError (bundle left in `<out_dir>.partial`) when parity fails. With `int8_fallback`, an int8 graph
     that misses the label-agreement bar is not shipped: model.onnx becomes the (parity-checked) fp32 graph and
     metadata.json says so — serving stays correct, only slower; fp32 drift still fails the export.
@@ -322,6 +329,7 @@ def export_bundle(
         "metrics": {},
         **(metadata or {}),
         "max_length": max_length,
+        "text_normalization": (metadata or {}).get("text_normalization"),
         "labels": list(LABELS),
         "inputs": list(INPUT_NAMES),
         "exporter": exporter,
@@ -339,7 +347,11 @@ def export_bundle(
         texts = [text for _, text in PROBE_POSTS]
         parents = [parent for parent, _ in PROBE_POSTS]
         reference_logits = None
-    reference = reference_logits if reference_logits is not None else torch_logits(model, backend, texts, parents)
+    normalize = meta["text_normalization"] is not None
+    reference = (
+        reference_logits if reference_logits is not None
+        else torch_logits(model, backend, texts, parents, normalize=normalize)
+    )
     if reference.shape != (len(texts), len(LABELS)):
         raise ExportError(f"reference_logits has shape {reference.shape}, expected {(len(texts), len(LABELS))}")
     parity = check_parity(staging, reference, texts, parents, max_abs_diff=max_abs_diff, min_int8_agreement=min_int8_agreement)

@@ -2,8 +2,8 @@
 
 Inputs are built by withyou.encoding.encode_batch with the base model's tokenizer.json — the same function
 and file that serving uses — so a reply is a (parent, reply) segment pair and training ids equal serving ids.
-Each epoch draws a class-balanced sample (TrainConfig.max_train_examples), the loss is class-weighted for what
-sampling cannot balance, and training stops early when validation macro-F1 stops improving; the best epoch's
+Each epoch draws a label- and source-balanced sample (TrainConfig.max_train_examples, training.dataset
+.sampling_probabilities), the loss is class-weighted for what sampling cannot balance, and training stops early when validation macro-F1 stops improving; the best epoch's
 weights are kept.
 """
 
@@ -24,7 +24,7 @@ from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
 from training.config import DEFAULT_BASE_MODEL, ConfigError, TrainConfig
-from training.dataset import label_ids, sample_indices
+from training.dataset import label_ids, sample_indices, sampling_probabilities, weighted_sample
 from withyou.encoding import EncodedBatch, encode_batch, load_tokenizer
 from withyou.labels import LABEL_TO_ID, LABELS
 from withyou.records import Record
@@ -72,19 +72,26 @@ def resolve_base_model(ref: str) -> str:
     return ref
 
 
-def load_base_model(ref: str, max_length: int) -> tuple[torch.nn.Module, Tokenizer]:
-    """A fresh 4-label sequence classifier on top of `ref`, and its fast tokenizer as a `tokenizers.Tokenizer`."""
+def load_base_model(
+    ref: str, max_length: int, attention_dropout: float | None = None, hidden_dropout: float | None = None
+) -> tuple[torch.nn.Module, Tokenizer]:
+    """A fresh 4-label sequence classifier on top of `ref`, and its fast tokenizer as a `tokenizers.Tokenizer`.
+
+    `attention_dropout` / `hidden_dropout` override the base model's dropout rates (None keeps them)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     source = resolve_base_model(ref)
     hf_logging.set_verbosity_error()  # "newly initialized classifier weights" is expected here, not news
     try:
+        dropout = {key: value for key, value in (("attention_probs_dropout_prob", attention_dropout),
+                                                 ("hidden_dropout_prob", hidden_dropout)) if value is not None}
         model = AutoModelForSequenceClassification.from_pretrained(
             source,
             num_labels=len(LABELS),
             id2label=dict(enumerate(LABELS)),
             label2id=dict(LABEL_TO_ID),
+            **dropout,
         )
         if Path(source, "tokenizer.json").is_file():
             tokenizer = load_tokenizer(Path(source, "tokenizer.json"), max_length)
@@ -169,9 +176,10 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig, total_steps: in
     from transformers import get_linear_schedule_with_warmup
 
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": config.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+        {"params": [p for n, p in trainable if not n.endswith(no_decay)], "weight_decay": config.weight_decay},
+        {"params": [p for n, p in trainable if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
     warmup = int(round(config.warmup_ratio * total_steps))
@@ -222,19 +230,43 @@ def train_epoch(
     return steps, seen, running, False
 
 
+def freeze_word_embeddings(model: torch.nn.Module) -> int:
+    """Stop training the word-embedding matrix; returns how many parameters that takes out of each step.
+
+    In MiniLM-L6 the 30,522 × 384 word embeddings are half the parameters, yet a batch touches a few hundred rows:
+    their dense gradient, clipping and AdamW update are pure overhead on CPU, and the pretrained vectors are
+    what a small fine-tuning set should not move anyway (tokens absent from it would drift from the rest).
+    """
+    weight = model.get_input_embeddings().weight
+    weight.requires_grad_(False)
+    return weight.numel()
+
+
 def fit_transformer(
     config: TrainConfig,
     train: Sequence[Record],
     validation: Sequence[Record],
     *,
+    sampling_multipliers: dict[str, dict[str, float]] | None = None,
     on_epoch_end: Callable[[EpochResult], None] | None = None,
 ) -> FitResult:
-    """Fine-tune `config.base_model` on `train`, early-stopping on macro-F1 over (a sample of) `validation`."""
+    """Fine-tune `config.base_model` on `train`, early-stopping on macro-F1 over (a sample of) `validation`.
+
+    Each epoch is a fresh sample of `max_train_examples` drawn with training.dataset.sampling_probabilities
+    (labels tempered by `label_temperature`, sources by `source_temperature`, scaled by
+    `sampling_multipliers[source][label]`).
+    """
     if not train or not validation:
         raise ValueError("fit_transformer needs at least one train and one validation record")
     set_threads(config.num_threads)
     rng = seed_everything(config.seed)
-    model, tokenizer = load_base_model(config.base_model, config.max_length)
+    model, tokenizer = load_base_model(config.base_model, config.max_length, config.attention_dropout,
+                                       config.hidden_dropout)
+    if not config.train_word_embeddings:
+        freeze_word_embeddings(model)
+    probabilities = sampling_probabilities(
+        list(train), sampling_multipliers, config.source_temperature, config.label_temperature, config.tag_weights
+    )
     train_labels = label_ids(list(train))
     val_idx = sample_indices(label_ids(list(validation)), config.max_eval_examples, np.random.default_rng(config.seed))
     val_records = [validation[i] for i in np.sort(val_idx)]
@@ -246,7 +278,7 @@ def fit_transformer(
     best_f1, best_state, stale, seen = -1.0, None, 0, 0
     for epoch in range(1, config.epochs + 1):
         epoch_start = time.perf_counter()
-        order = sample_indices(train_labels, config.max_train_examples, rng)
+        order = weighted_sample(probabilities, config.max_train_examples, rng)
         loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights(train_labels[order]) if config.class_weighting else None)
         batches = length_bucketed_batches(train, order, config.batch_size, rng)[: total_steps - result.steps]
         steps, epoch_seen, loss, out_of_time = train_epoch(

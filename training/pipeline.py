@@ -21,6 +21,7 @@ from typing import Any
 from training.config import TrainConfig
 from training.dataset import DatasetSplits, label_ids, load_dataset
 from withyou import paths
+from withyou.encoding import NORMALIZATION
 from withyou.labels import LABEL_TO_ID
 
 CHECKPOINT_INFO = "withyou_train.json"
@@ -61,6 +62,14 @@ def fit_baseline(config: TrainConfig, dataset: DatasetSplits) -> tuple[Any, dict
     return baseline, metrics, seconds
 
 
+def sampling_multipliers(config: TrainConfig, dataset: DatasetSplits) -> dict[str, dict[str, float]]:
+    """Per source and label sampling multipliers: sources.toml `weight` (copied into the manifest by build) and
+    the seed corpus's `seed_corpus_weight`."""
+    from withyou.labels import LABELS
+
+    return {**dataset.manifest.get("sampling_weights", {}), "seed": {label: config.seed_corpus_weight for label in LABELS}}
+
+
 def run_training(config: TrainConfig) -> TrainOutcome:
     """Fit, evaluate, export, report and register one model. Raises DatasetMissingError, ConfigError, ParityError."""
     import joblib
@@ -77,7 +86,10 @@ def run_training(config: TrainConfig) -> TrainOutcome:
     model_dir = paths.artifacts_dir(config.artifacts_dir) / "models" / model_version
     run = TrainingRun(config.as_params(), dataset.content_hash, model_version, config.tags) if config.track else None
     with run or nullcontext():
-        fit = fit_transformer(config, dataset.train, dataset.validation, on_epoch_end=run.log_epoch if run else None)
+        fit = fit_transformer(
+            config, dataset.train, dataset.validation, sampling_multipliers=sampling_multipliers(config, dataset),
+            on_epoch_end=run.log_epoch if run else None,
+        )
         logits = {
             split: predict_logits(fit.model, fit.tokenizer, getattr(dataset, split), config.eval_batch_size)
             for split in ("validation", "test")
@@ -87,7 +99,7 @@ def run_training(config: TrainConfig) -> TrainOutcome:
 
         save_checkpoint(fit, model_dir / "checkpoint")
         info = {"model_version": model_version, "base_model": config.base_model, "data_hash": dataset.content_hash,
-                "max_length": config.max_length}
+                "max_length": config.max_length, "text_normalization": NORMALIZATION}
         write_json(model_dir / "checkpoint" / CHECKPOINT_INFO, info)
         joblib.dump(baseline, model_dir / "baseline.joblib")
         parity = export_bundle(

@@ -44,7 +44,12 @@ class SourceFile(BaseModel):
 
 
 class Source(BaseModel):
-    """One public dataset: provenance, licence, label mapping and default caps."""
+    """One public dataset: provenance, licence, label mapping, default caps, and what its rows may be used for.
+
+    `noncommercial`: some rows may only be used non-commercially; the adapter tags those rows `noncommercial`
+    (build can leave them out). `benchmark_splits`: upstream splits held out as real-text benchmarks, never trained
+    on; the adapter tags their rows `benchmark` as well as `upstream_split:<split>`.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -54,10 +59,14 @@ class Source(BaseModel):
     homepage: str = ""
     commit: str = ""
     licence: str
+    noncommercial: bool = False
+    benchmark_splits: list[str] = Field(default_factory=list)
     citation: str = ""
     mapping: dict[str, str]
     mapping_notes: str = ""
     cap: dict[str, int] = Field(default_factory=dict)
+    weight: dict[str, float] = Field(default_factory=dict)
+    """Sampling multiplier per WithYou label (training/dataset.py sampling_probabilities); 1 where absent."""
     files: list[SourceFile]
     mirror_files: list[SourceFile] = Field(default_factory=list)
 
@@ -65,6 +74,22 @@ class Source(BaseModel):
     @classmethod
     def _maps_onto_labels(cls, value: dict[str, str]) -> dict[str, str]:
         check_labels(value.values())
+        return value
+
+    @field_validator("benchmark_splits")
+    @classmethod
+    def _lower_case_split_names(cls, value: list[str]) -> list[str]:
+        bad = [split for split in value if not split.strip() or split != split.strip().lower()]
+        if bad:
+            raise ValueError(f"benchmark split names must be non-empty and lower case (as in the tags), got {bad}")
+        return value
+
+    @field_validator("weight")
+    @classmethod
+    def _weights_known_labels(cls, value: dict[str, float]) -> dict[str, float]:
+        check_labels(value.keys())
+        if any(not w > 0 for w in value.values()):
+            raise ValueError("weights must be > 0")
         return value
 
     @field_validator("cap")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -96,11 +97,11 @@ def print_skips(console: Console, manifest: dict) -> None:
         reasons = ", ".join(f"{reason} × {n}" for reason, n in info["reasons"].items())
         console.print(f"[yellow]skipped {info['skipped']} row(s)[/] in {path}: {reasons}")
         for example in info["examples"]:
-            console.print(f"    {example}")
+            console.print(escape(f"    {example}"))
     if manifest["duplicate_ids_skipped"]:
         console.print(f"[yellow]skipped {manifest['duplicate_ids_skipped']} record(s) with a duplicate id[/]")
     for source, reasons in manifest["excluded"].items():
-        console.print(f"excluded by the {source} mapping: " + ", ".join(f"{r} × {n}" for r, n in reasons.items()))
+        console.print(escape(f"excluded by the {source} mapping: " + ", ".join(f"{r} × {n}" for r, n in reasons.items())))
 
 
 def print_summary(console: Console, manifest: dict) -> None:
@@ -116,6 +117,13 @@ def print_summary(console: Console, manifest: dict) -> None:
         parts = [f"{label} {c['cap']} of {c['available']}" for label, c in labels.items()]
         console.print(f"capped {source}: " + ", ".join(parts))
     print_skips(console, manifest)
+    for source, n in manifest.get("noncommercial_excluded", {}).items():
+        console.print(f"left out {n} non-commercial row(s) of {source} (--exclude-noncommercial)")
+    for source, info in manifest.get("benchmarks", {}).items():
+        labels = ", ".join(f"{label} {n}" for label, n in info["labels"].items())
+        console.print(f"benchmark (never trained on) {source}: {info['rows']} rows ({labels}) → {info['path']}")
+    for source, n in manifest.get("benchmark_overlap_removed", {}).items():
+        console.print(f"dropped {n} {source} training row(s) whose text or parent is a graded benchmark post")
     for risk in manifest["shortcut_risks"]:
         console.print(f"[bold red]shortcut risk[/] {risk}")
     console.print(

@@ -8,7 +8,8 @@ A bundle is a directory:
     labels.json         label names in logit order, e.g. ["disclosure", "supportive", "harassing", "neutral"]
     thresholds.json     action thresholds on P(harassing) (withyou/policy.py: Thresholds)
     calibration.json    {"temperature": T} — logits are divided by T before the softmax
-    metadata.json       model_version, base_model, data_hash, max_length, metrics, created_at, library_versions
+    metadata.json       model_version, base_model, data_hash, max_length, text_normalization, metrics, created_at,
+                        library_versions
 
 Reading it needs onnxruntime, tokenizers and numpy only — never torch (tests/withyou/test_bundle.py proves it).
 `Classifier.from_bundle(path).predict(items)` is the one entry point used by evaluation, serving and batch scoring.
@@ -25,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from withyou.encoding import DEFAULT_MAX_LENGTH, encode_posts, length_batches, load_tokenizer, pad_encodings, pad_id_of
+from withyou.encoding import (
+    DEFAULT_MAX_LENGTH,
+    NORMALIZATION,
+    encode_posts,
+    length_batches,
+    load_tokenizer,
+    pad_encodings,
+    pad_id_of,
+)
 from withyou.labels import LABELS, Action
 from withyou.policy import Thresholds, decide_action
 
@@ -103,6 +112,13 @@ class Classifier:
         if not self.temperature > 0:
             raise BundleError(f"calibration temperature must be > 0, got {self.temperature}")
         self.max_length = int(self.metadata.get("max_length", DEFAULT_MAX_LENGTH))
+        normalization = self.metadata.get("text_normalization")
+        if normalization not in (None, NORMALIZATION):
+            raise BundleError(
+                f"{self.path / 'metadata.json'}: text_normalization {normalization!r} is unknown to this version "
+                f"(it knows {NORMALIZATION!r}); upgrade withyou to serve this bundle"
+            )
+        self.normalize = normalization == NORMALIZATION
         self.tokenizer = load_tokenizer(self.path / "tokenizer.json", self.max_length)
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
@@ -136,7 +152,7 @@ class Classifier:
         runs are also faster per post on CPU (activations stay in cache): 32 validation posts on 2 cores took
         ~350 ms at ≤ 1,024 tokens per run (64 to 1,024 alike) vs ~700 ms at 4,096.
         """
-        encodings = encode_posts(self.tokenizer, texts, parent_texts)
+        encodings = encode_posts(self.tokenizer, texts, parent_texts, self.normalize)
         out = np.zeros((len(encodings), len(self.labels)), dtype=np.float32)
         for batch in length_batches([len(e.ids) for e in encodings], self.batch_size, self.max_batch_tokens):
             feeds = pad_encodings([encodings[i] for i in batch], self.pad_id).as_feeds(self.input_names)

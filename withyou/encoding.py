@@ -4,6 +4,8 @@ Training and serving both call `encode_batch` with the bundle's `tokenizer.json`
 trained on are the ids it is served with (no second tokenizer that could drift).
 
 - A reply is a segment pair: (parent_text, text). A post without parent is one segment.
+- Text is normalised first (`normalize_text`, when the bundle says so): markup, URLs and mentions become fixed
+  placeholders and common obfuscations are undone, so noise around a post cannot flip its label.
 - Long text is clipped by characters before tokenising (head + tail: openings and endings carry most
   signal, and we never tokenise megabytes), then by tokens with the `longest_first` strategy, so neither
   the parent nor the reply can crowd the other out.
@@ -11,6 +13,9 @@ trained on are the ids it is served with (no second tokenizer that could drift).
 
 from __future__ import annotations
 
+import html
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +26,49 @@ from tokenizers import Encoding, Tokenizer
 DEFAULT_MAX_LENGTH = 128
 HEAD_CHARS = 1500
 TAIL_CHARS = 500
+
+NORMALIZATION = "withyou-text-v1"
+"""Name of the normalisation below; a bundle records it in metadata.json (`text_normalization`) and is served with
+exactly the normalisation it was trained with (a bundle without the key is served raw, as it was trained)."""
+
+_SCRIPT_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]{0,500})?/?>")
+_MD_LINK = re.compile(r"\[([^\[\]]{1,200})\]\((?:https?://|www\.)[^)\s]{1,500}\)")
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|ly|io|co|in|uk|gl|me|gg|tv)/\S*",
+                  re.IGNORECASE)
+_URL_PLACEHOLDER = re.compile(r"\[url\]", re.IGNORECASE)
+_MENTION = re.compile(r"(?<![\w@])(?:@\w{1,50}|\[user\]|/?u/[A-Za-z0-9_-]{2,30})", re.IGNORECASE)
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_SPACED_LETTERS = re.compile(r"(?<![\w])(?:[A-Za-z][ .*_-]){3,}[A-Za-z](?![\w])")
+_LEET = {"0": "o", "1": "i", "!": "i", "3": "e", "4": "a", "@": "a", "5": "s", "$": "s", "7": "t"}
+_LEET_INSIDE = re.compile(r"(?<=[a-zA-Z])[013457!@$]+(?=[a-zA-Z])")
+_REPEATS = re.compile(r"(.)\1{3,}")
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """The one text normalisation of training and serving (`NORMALIZATION`): what a post says, without its wrapping.
+
+    HTML entities are decoded; scripts, styles, comments and tags are removed (their text content stays); links
+    become `[url]`, mentions (`@name`, `[USER]`, `u/name`) become `@user` — one spelling whatever the platform,
+    so the source's style is not a cue; NFKC folds look-alike letters; invisible characters go; spaced-out
+    letters ("l i a r") are joined; digits and symbols inside words are read as the letters they stand for
+    ("l1ar", "b!tch"); a character repeated more than three times is cut to three. A post that is nothing but
+    wrapping keeps its original text, so the model never reads an empty string.
+    """
+    cleaned = html.unescape(text)
+    cleaned = _COMMENT.sub(" ", _SCRIPT_STYLE.sub(" ", cleaned))
+    cleaned = _MD_LINK.sub(r"\1 [url]", cleaned)
+    cleaned = _TAG.sub(" ", cleaned)
+    cleaned = _URL_PLACEHOLDER.sub(" [url] ", _URL.sub(" [url] ", cleaned))
+    cleaned = _MENTION.sub("@user", cleaned)
+    cleaned = _INVISIBLE.sub("", unicodedata.normalize("NFKC", cleaned))
+    cleaned = _SPACED_LETTERS.sub(lambda m: re.sub(r"[ .*_-]", "", m.group(0)), cleaned)
+    cleaned = _LEET_INSIDE.sub(lambda m: "".join(_LEET[c] for c in m.group(0)), cleaned)
+    cleaned = _REPEATS.sub(r"\1\1\1", cleaned)
+    cleaned = _SPACES.sub(" ", cleaned).strip()
+    return cleaned or text.strip() or text
 
 
 def clip_text(text: str, head: int = HEAD_CHARS, tail: int = TAIL_CHARS) -> str:
@@ -53,8 +101,18 @@ def load_tokenizer(path: Path | str, max_length: int = DEFAULT_MAX_LENGTH) -> To
     return tokenizer
 
 
-def encode_posts(tokenizer: Tokenizer, texts: Sequence[str], parent_texts: Sequence[str | None] | None = None) -> list[Encoding]:
-    """Tokenise posts (with optional parents) without padding: clipped, segment-paired, truncated to max_length."""
+def prepare_text(text: str, normalize: bool) -> str:
+    """What the tokenizer reads for one post: normalised (when the model was trained so), then clipped."""
+    return clip_text(normalize_text(text) if normalize else text)
+
+
+def encode_posts(
+    tokenizer: Tokenizer,
+    texts: Sequence[str],
+    parent_texts: Sequence[str | None] | None = None,
+    normalize: bool = True,
+) -> list[Encoding]:
+    """Tokenise posts (with optional parents) without padding: normalised, clipped, segment-paired, truncated."""
     if parent_texts is None:
         parent_texts = [None] * len(texts)
     if len(parent_texts) != len(texts):
@@ -62,7 +120,7 @@ def encode_posts(tokenizer: Tokenizer, texts: Sequence[str], parent_texts: Seque
     if not texts:
         return []
     inputs = [
-        (clip_text(parent), clip_text(text)) if parent else clip_text(text)
+        (prepare_text(parent, normalize), prepare_text(text, normalize)) if parent else prepare_text(text, normalize)
         for text, parent in zip(texts, parent_texts)
     ]
     return tokenizer.encode_batch(inputs)
@@ -114,7 +172,8 @@ def encode_batch(
     texts: Sequence[str],
     parent_texts: Sequence[str | None] | None = None,
     pad_id: int | None = None,
+    normalize: bool = True,
 ) -> EncodedBatch:
     """Encode posts (with optional parents) into padded int64 arrays, padded to the longest in the batch."""
-    encodings = encode_posts(tokenizer, texts, parent_texts)
+    encodings = encode_posts(tokenizer, texts, parent_texts, normalize)
     return pad_encodings(encodings, pad_id_of(tokenizer) if pad_id is None else pad_id)

@@ -41,7 +41,8 @@ def test_gate_fails_a_challenger_that_calls_every_disclosure_harassing(tiny_bund
     result = evaluate(challenger, "--dataset", tiny_dataset_dir, "--out", tmp_path / "out", "--no-peers",
                       "--against", champion)
     assert result.exit_code == 1, result.output
-    assert "gate FAIL" in result.output and "disclosure→harassing rate is 1.0000 above" in result.output
+    assert "gate FAIL" in result.output
+    assert "REGRESSION own test: disclosures labelled harassing: 1.0000 vs champion 0.0000" in result.output
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["gate"]["passed"] is False
 
 

@@ -1,42 +1,86 @@
-"""The promotion gate on metrics alone (the end-to-end CLI gate is in test_cli.py)."""
+"""The promotion gate on scorecards alone (the end-to-end CLI gate is in test_registry_gate.py)."""
 
-import numpy as np
 import pytest
 
-from evaluation.gate import GateScores, compare
+from evaluation.gate import GATE_METRICS, GateError, compare, scorecard
 
-CHAMPION = GateScores("v1", macro_f1=0.80, disclosure_to_harassing_rate=0.02)
+CHAMPION = {
+    "test_macro_f1": 0.80,
+    "disclosure_to_harassing_rate": 0.02,
+    "edos_macro_f1": 0.75,
+    "misogyny_macro_f1": 0.70,
+    "counter_speech_harassing_rate": 0.30,
+    "hate_caught_rate": 0.60,
+    "bias_false_positive_rate": 0.05,
+    "bias_bpsn_auc": 0.80,
+    "functional_pass_rate": 0.75,
+}
 
 
-def test_challenger_worse_on_macro_f1_beyond_tolerance_fails():
-    verdict = compare(GateScores("v2", 0.78, 0.02), CHAMPION, tolerance=0.01)
-    assert not verdict.passed
-    assert "macro-F1" in verdict.reasons[0]
+def better_everywhere(by: float = 0.05) -> dict:
+    lower = {m.key for m in GATE_METRICS if not m.higher_is_better}
+    return {k: (v - by if k in lower else v + by) for k, v in CHAMPION.items()}
 
 
-def test_challenger_within_tolerance_passes():
-    verdict = compare(GateScores("v2", 0.795, 0.025), CHAMPION, tolerance=0.01)
+def test_challenger_better_everywhere_passes():
+    verdict = compare(better_everywhere(), CHAMPION, tolerance=0.01)
     assert verdict.passed
     assert "PASS" in verdict.summary()
 
 
-def test_higher_disclosure_to_harassing_rate_fails_even_with_better_f1():
-    verdict = compare(GateScores("v2", 0.90, 0.05), CHAMPION, tolerance=0.01)
+@pytest.mark.parametrize("metric", GATE_METRICS, ids=lambda m: m.key)
+def test_a_regression_on_any_one_number_fails_the_gate(metric):
+    challenger = better_everywhere()
+    challenger[metric.key] = CHAMPION[metric.key] + (-0.02 if metric.higher_is_better else 0.02)
+    verdict = compare(challenger, CHAMPION, tolerance=0.01)
     assert not verdict.passed
-    assert "disclosure→harassing" in verdict.summary()
+    assert [r for r in verdict.reasons if r.startswith("REGRESSION")] == [
+        next(r for r in verdict.reasons if metric.title in r)
+    ]
+
+
+def test_better_own_test_score_does_not_buy_a_real_text_regression():
+    challenger = {**CHAMPION, "test_macro_f1": 0.95, "counter_speech_harassing_rate": 0.50}
+    verdict = compare(challenger, CHAMPION, tolerance=0.01)
+    assert not verdict.passed
+    assert "counter-speech" in " ".join(verdict.reasons)
+
+
+def test_regression_within_the_slack_passes():
+    challenger = {**CHAMPION, "edos_macro_f1": 0.745, "bias_false_positive_rate": 0.055}
+    assert compare(challenger, CHAMPION, tolerance=0.01).passed
+
+
+def test_a_number_missing_on_one_side_is_listed_not_compared():
+    challenger = {**CHAMPION, "edos_macro_f1": None}
+    verdict = compare(challenger, CHAMPION, tolerance=0.0)
+    assert verdict.passed
+    assert any("not compared" in r and "EDOS" in r for r in verdict.reasons)
 
 
 def test_identical_model_passes_at_zero_tolerance():
     assert compare(CHAMPION, CHAMPION, tolerance=0.0).passed
 
 
-def test_scores_from_predictions_use_argmax_labels():
-    y = np.array([0, 0, 2, 3])
-    probs = np.array([[0.1, 0, 0.9, 0], [0.9, 0, 0.1, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
-    scores = GateScores.from_predictions("v", y, probs)
-    assert scores.disclosure_to_harassing_rate == pytest.approx(0.5)
-
-
 def test_negative_tolerance_is_rejected():
     with pytest.raises(ValueError, match="tolerance"):
         compare(CHAMPION, CHAMPION, tolerance=-0.1)
+
+
+def test_without_test_macro_f1_the_gate_cannot_compare():
+    with pytest.raises(GateError):
+        compare({**CHAMPION, "test_macro_f1": None}, CHAMPION)
+
+
+def test_scorecard_reads_the_transformer_column_of_an_evaluation():
+    metrics = {
+        "test": {"macro_f1": 0.8, "disclosure_to_harassing_rate": 0.01},
+        "benchmarks": {"edos": {"transformer": {"macro_f1": 0.7}, "baseline": {"macro_f1": 0.9}},
+                       "crowdcounter": {"transformer": {"counter_speech_harassing_rate": 0.1, "hate_caught_rate": 0.5}}},
+        "bias": {"transformer": {"overall": {"fpr": 0.02}, "generalized_mean": {"bpsn_auc": 0.9}}},
+        "functional": {"overall": {"pass_rate": 0.85}},
+    }
+    card = scorecard(metrics)
+    assert card["edos_macro_f1"] == 0.7  # the transformer's, not the baseline's
+    assert card["misogyny_macro_f1"] is None
+    assert card["counter_speech_harassing_rate"] == 0.1 and card["bias_bpsn_auc"] == 0.9

@@ -21,7 +21,8 @@ def report_files(bundle_copy, hostile_dataset_dir, tmp_path):
 
 def test_report_embeds_every_plot_as_base64_png(report_files):
     html = report_files[0].read_text()
-    assert html.count('src="data:image/png;base64,iVBORw0KGgo') == 5  # confusion, PR, reliability, scores, functional
+    # confusion, PR, reliability, scores, bias per term, functional
+    assert html.count('src="data:image/png;base64,iVBORw0KGgo') == 6
 
 
 def test_report_escapes_script_tags_from_test_posts(report_files):

@@ -1,4 +1,5 @@
-"""Public-data adapters on tiny handwritten fixture files (tests/fixtures/data), and every bad-input case."""
+"""Public-data adapters on tiny handwritten fixture files (tests/fixtures/data, or written into tmp_path here),
+and every bad-input case."""
 
 from __future__ import annotations
 
@@ -80,36 +81,285 @@ def test_tweeteval_offensive_uses_its_own_folder_and_source_name():
     assert Counter(r.label for r in records) == {"harassing": 2, "neutral": 2}
 
 
-def test_empathy_response_with_reaction_or_interpretation_is_supportive_with_seeker_as_parent():
-    records, _ = read("empathy")
+def test_empathy_is_not_in_the_sources_table():
+    """Its licence (Althoff academic, research use) is one the project must never read, not even for evaluation."""
+    assert "empathy" not in SOURCES and "empathy" not in ADAPTERS
+
+
+def test_benchmark_and_noncommercial_flags_are_declared_per_source():
+    assert SOURCES["edos"].benchmark_splits == ["dev"]
+    assert SOURCES["misogyny_reddit"].benchmark_splits == ["test"]
+    assert SOURCES["crowdcounter"].benchmark_splits == ["test"]
+    assert [name for name, source in SOURCES.items() if source.noncommercial] == ["crowdcounter"]
+
+
+def test_a_benchmark_split_name_must_be_lower_case(tmp_path):
+    table = tmp_path / "sources.toml"
+    table.write_text(
+        '[x]\ntitle = "x"\nfolder = "x"\nlicence = "MIT"\nmapping = {}\nbenchmark_splits = ["Test"]\n'
+        '[[x.files]]\npath = "a.csv"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError, match=r"\[x\] benchmark_splits: .*lower case"):
+        load_sources(table)
+
+
+def test_edos_dev_rows_are_tagged_benchmark_and_train_rows_are_not():
+    records, _ = read("edos")
     by_id = {r.id: r for r in records}
-    assert by_id["empathy:s1:r1"].label == "supportive"
-    assert by_id["empathy:s3:r5"].label == "supportive"  # interpretation only
-    assert by_id["empathy:s1:r1"].parent_text.startswith("I feel like nobody")
+    assert {"upstream_split:dev", "benchmark"} <= set(by_id["edos:fx-edos-3"].tags)
+    assert "benchmark" not in by_id["edos:fx-edos-1"].tags
+    assert "upstream_split:train" in by_id["edos:fx-edos-1"].tags
 
 
-def test_empathy_all_zero_response_is_neutral_and_explorations_only_is_excluded():
-    records, log = read("empathy")
-    by_id = {r.id: r for r in records}
-    assert by_id["empathy:s1:r2"].label == "neutral"
-    assert "empathy:s2:r4" not in by_id
-    assert log.excluded["ambiguous empathy: explorations only"] == 1
+def test_tweeteval_has_no_benchmark_split():
+    records, _ = read("tweeteval_hate")
+    assert not any("benchmark" in r.tags for r in records)
 
 
-def test_empathy_never_emits_seeker_posts_or_disclosures():
-    records, _ = read("empathy")
-    assert all(r.parent_text for r in records)
-    assert not any(r.label == "disclosure" for r in records)
-    assert not any(r.text.startswith("I feel like nobody") for r in records)
+# --- misogyny_reddit: one CSV with the upstream header, rows written here ---
+
+MISOGYNY_HEADER = (
+    "entry_id,link_id,parent_id,entry_utc,subreddit,author,body,image,label_date,week,group,sheet_order,"
+    "level_1,level_2,level_3,strength,highlight,split"
+).split(",")
+AUTHOR = "fx_user_quokka77"
 
 
-def test_empathy_pair_repeated_in_a_file_keeps_its_highest_level(tmp_path):
-    data = writable_copy(tmp_path)
-    path = data / "empathy" / "interpretations-reddit.csv"
-    path.write_text(path.read_text(encoding="utf-8") + "s1,r2,x,Have you tried a different gym schedule?,1,\n")
-    records, log = read("empathy", data)
-    assert {r.id: r.label for r in records}["empathy:s1:r2"] == "supportive"
-    assert any("repeated" in reason for reason in log.excluded)
+def misogyny_row(entry_id, parent_id, body, level_2="None_of_the_categories", split="train", image=""):
+    level_1 = "Misogynistic" if level_2 in ("Derogation", "Treatment", "Misogynistic_pejorative") else "Nonmisogynistic"
+    values = {
+        "entry_id": entry_id, "link_id": "t3_op1", "parent_id": parent_id, "entry_utc": "1580000000",
+        "subreddit": "fxrunning", "author": AUTHOR, "body": body, "image": image, "label_date": "01-01-2020",
+        "week": "1", "group": "1", "sheet_order": "(1,)", "level_1": level_1, "level_2": level_2,
+        "level_3": "", "strength": "", "highlight": "", "split": split,
+    }
+    return [values[column] for column in MISOGYNY_HEADER]
+
+
+MISOGYNY_ROWS = [
+    misogyny_row("op1", "", "Any tips for a first half marathon?"),
+    misogyny_row("c1", "t3_op1", "Women only run so people look at them.", "Derogation"),
+    misogyny_row("c2", "t1_c1", "That is a sweeping claim about half the planet.", "Counter_speech", "test"),
+    misogyny_row("c3", "t1_c1", "You are a pathetic little troll, log off.", "Nonmisogynistic_personal_attack"),
+    misogyny_row("c4", "t1_c3", "[removed]"),
+    misogyny_row("c5", "t1_c4", "agreed, nothing more to say"),
+    misogyny_row("c6", "t1_gone", "Replying to something that is not in the file.", split="test"),
+    misogyny_row("c7", "t1_c2", "Fair point, I take it back.", "None_of_the_categories"),
+    misogyny_row("img1", "", "", image="Yes"),
+    misogyny_row("c8", "t3_op1", "   "),
+    misogyny_row("c9", "t1_c1", "Shut it, you dumb hag.", "Misogynistic_pejorative"),
+    misogyny_row("c9", "t1_c1", "Shut it, you dumb hag.", "Misogynistic_personal_attack"),
+    misogyny_row("c10", "t3_op1", "Not all women, but most of them are like that.", "Derogation"),
+    misogyny_row("c10", "t3_op1", "Not all women, but most of them are like that.", "Counter_speech"),
+    misogyny_row("c11", "t3_op1", "Stretch first", image="then run slowly"),
+    misogyny_row("img2", "", "[deleted]", image="Yes"),
+]
+
+
+def write_misogyny(tmp_path: Path, rows: list[list[str]] = MISOGYNY_ROWS) -> Path:
+    import csv
+
+    folder = tmp_path / "misogyny_reddit"
+    folder.mkdir(exist_ok=True)
+    with open(folder / "final_labels.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(MISOGYNY_HEADER)
+        writer.writerows(rows)
+    return tmp_path
+
+
+def read_misogyny(tmp_path: Path, rows=MISOGYNY_ROWS, strict: bool = False) -> tuple[dict, ReadLog]:
+    records, log = read("misogyny_reddit", write_misogyny(tmp_path, rows), strict)
+    return {r.id: r for r in records}, log
+
+
+def test_misogyny_level_2_categories_map_to_withyou_labels(tmp_path):
+    by_id, _ = read_misogyny(tmp_path)
+    assert by_id["misogyny_reddit:c1"].label == "harassing"  # Derogation
+    assert by_id["misogyny_reddit:c2"].label == "supportive"  # Counter_speech
+    assert by_id["misogyny_reddit:c3"].label == "harassing"  # Nonmisogynistic_personal_attack
+    assert by_id["misogyny_reddit:op1"].label == "neutral"
+    assert "level_2:Derogation" in by_id["misogyny_reddit:c1"].tags
+    assert "subreddit:fxrunning" in by_id["misogyny_reddit:c1"].tags
+
+
+def test_misogyny_reply_gets_its_parent_body_through_t3_and_t1_ids(tmp_path):
+    by_id, _ = read_misogyny(tmp_path)
+    assert by_id["misogyny_reddit:op1"].parent_text is None
+    assert by_id["misogyny_reddit:c1"].parent_text == "Any tips for a first half marathon?"  # t3_op1
+    assert by_id["misogyny_reddit:c3"].parent_text == "Women only run so people look at them."  # t1_c1
+
+
+def test_misogyny_parent_from_the_other_split_is_context_and_flagged_when_held_out(tmp_path):
+    by_id, _ = read_misogyny(tmp_path)
+    test_reply = by_id["misogyny_reddit:c2"]
+    assert test_reply.parent_text == "Women only run so people look at them."  # a train post
+    assert "parent_benchmark" not in test_reply.tags
+    train_reply = by_id["misogyny_reddit:c7"]
+    assert train_reply.parent_text == "That is a sweeping claim about half the planet."  # a test post
+    assert "parent_benchmark" in train_reply.tags and "benchmark" not in train_reply.tags
+
+
+def test_misogyny_removed_or_missing_parent_leaves_parent_text_empty_and_tagged(tmp_path):
+    by_id, _ = read_misogyny(tmp_path)
+    for entry_id in ("c5", "c6"):  # parent "[removed]"; parent not in the file
+        record = by_id[f"misogyny_reddit:{entry_id}"]
+        assert record.parent_text is None and "parent_unavailable" in record.tags
+
+
+def test_misogyny_author_column_never_reaches_a_record(tmp_path):
+    by_id, log = read_misogyny(tmp_path)
+    for record in by_id.values():
+        assert AUTHOR not in record.model_dump_json()
+    assert not any(AUTHOR in line for report in log.files.values() for line in report.skipped)
+    assert not any(AUTHOR in reason for reason in log.excluded)
+
+
+def test_misogyny_empty_and_removed_bodies_are_skipped_with_reasons(tmp_path):
+    by_id, log = read_misogyny(tmp_path)
+    assert not {"misogyny_reddit:c4", "misogyny_reddit:img1", "misogyny_reddit:c8", "misogyny_reddit:img2"} & set(by_id)
+    skipped = [line.split(":", 1)[1] for report in log.files.values() for line in report.skipped]
+    assert sorted(skipped) == ["10: empty text (image post)", "11: empty text"]
+    assert log.excluded["post [removed] (no text left)"] == 1
+    assert log.excluded["image post [deleted] (no text left)"] == 1
+
+
+def test_misogyny_entry_repeated_per_category_becomes_one_record_with_every_category(tmp_path):
+    by_id, log = read_misogyny(tmp_path)
+    record = by_id["misogyny_reddit:c9"]
+    assert record.label == "harassing"
+    assert {"level_2:Misogynistic_pejorative", "level_2:Misogynistic_personal_attack"} <= set(record.tags)
+    assert log.excluded["entry repeated with another level_2 category (merged into one record)"] == 2
+
+
+def test_misogyny_entry_whose_categories_disagree_on_the_label_is_excluded(tmp_path):
+    by_id, log = read_misogyny(tmp_path)
+    assert "misogyny_reddit:c10" not in by_id
+    assert log.excluded["conflicting level_2 categories (Counter_speech + Derogation)"] == 1
+
+
+def test_misogyny_body_spilled_into_the_image_column_is_rejoined(tmp_path):
+    by_id, log = read_misogyny(tmp_path)
+    record = by_id["misogyny_reddit:c11"]
+    assert record.text == "Stretch first,then run slowly" and "image_post" not in record.tags
+    assert log.excluded["body split at an unquoted comma into the image column (rejoined, kept)"] == 1
+
+
+def test_misogyny_benchmark_tag_on_the_test_split_only(tmp_path):
+    by_id, _ = read_misogyny(tmp_path)
+    benchmark = {i for i, r in by_id.items() if "benchmark" in r.tags}
+    assert benchmark == {i for i, r in by_id.items() if "upstream_split:test" in r.tags}
+    assert benchmark == {"misogyny_reddit:c2", "misogyny_reddit:c6"}
+
+
+def test_misogyny_unknown_category_strict_raises_with_line_and_tolerant_skips(tmp_path):
+    rows = [*MISOGYNY_ROWS[:2], misogyny_row("c99", "t3_op1", "some reply", "Sarcasm")]
+    with pytest.raises(DataError, match=r"final_labels.csv:4: unknown label 'Sarcasm'"):
+        read_misogyny(tmp_path, rows, strict=True)
+    by_id, log = read_misogyny(tmp_path, rows)
+    assert set(by_id) == {"misogyny_reddit:op1", "misogyny_reddit:c1"} and log.skipped_count == 1
+
+
+# --- crowdcounter: three JSON Lines files written here ---
+
+def pair(hate: str, counter: str, kind: str = "questions") -> str:
+    import json
+
+    return json.dumps({"hatespeech": hate, "counterspeech": counter, "required_types": kind, "total_types": [kind]})
+
+
+HATE_A = "those people are vermin and should be thrown out"
+HATE_B = "go back to where you came from, nobody wants your kind"
+CROWDCOUNTER_FILES = {
+    "Train.json": [
+        pair(HATE_A, "Calling people vermin says more about you than about them.", "shaming"),
+        pair(HATE_A, "What did they ever do to you?", "questions"),
+        pair(" Those people are VERMIN and should be thrown out ", "Imagine being scared of neighbours.", "humour"),
+        pair(HATE_B, "Plenty of us want them here. You are the odd one out.", "contradiction"),
+    ],
+    "Val.json": [pair(HATE_A, "Posts like this can cost you your job.", "warning-of-consequences")],
+    "Test.json": [pair(HATE_B, "That must be a lonely way to see the world.", "empathy_affiliation")],
+}
+
+
+def write_crowdcounter(tmp_path: Path, extra: dict[str, list[str]] | None = None) -> Path:
+    folder = tmp_path / "crowdcounter"
+    folder.mkdir(exist_ok=True)
+    for name, lines in CROWDCOUNTER_FILES.items():
+        (folder / name).write_text("\n".join([*lines, *(extra or {}).get(name, [])]) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_crowdcounter_counter_speech_is_supportive_with_the_hate_post_as_parent(tmp_path):
+    records, _ = read("crowdcounter", write_crowdcounter(tmp_path))
+    replies = [r for r in records if r.parent_text is not None]
+    assert len(replies) == 6 and {r.label for r in replies} == {"supportive"}
+    first = next(r for r in replies if r.id == "crowdcounter:train:1")
+    assert first.parent_text == HATE_A and "cs_type:shaming" in first.tags
+
+
+def test_crowdcounter_hate_post_is_harassing_without_parent(tmp_path):
+    records, _ = read("crowdcounter", write_crowdcounter(tmp_path))
+    hate = [r for r in records if r.parent_text is None]
+    assert {r.label for r in hate} == {"harassing"}
+    assert {r.text for r in hate} == {HATE_A, HATE_B}
+
+
+def test_crowdcounter_repeated_hate_post_is_emitted_once_per_split(tmp_path):
+    records, log = read("crowdcounter", write_crowdcounter(tmp_path))
+    hate_ids = [r.id for r in records if r.label == "harassing"]
+    assert len(hate_ids) == len(set(hate_ids)) == 4  # train: A, B; val: A; test: B
+    assert sum(i.startswith("crowdcounter:train:hate:") for i in hate_ids) == 2  # A repeated with other case/spaces
+    assert log.excluded["hate post repeated in its split (emitted once)"] == 2
+
+
+def test_crowdcounter_every_record_is_tagged_noncommercial(tmp_path):
+    records, _ = read("crowdcounter", write_crowdcounter(tmp_path))
+    assert records and all("noncommercial" in r.tags for r in records)
+
+
+def test_crowdcounter_benchmark_tag_on_the_test_split_only(tmp_path):
+    records, _ = read("crowdcounter", write_crowdcounter(tmp_path))
+    benchmark = {r.id for r in records if "benchmark" in r.tags}
+    assert benchmark == {r.id for r in records if "upstream_split:test" in r.tags}
+    assert len(benchmark) == 2  # the test reply and its hate post
+    assert {r.id for r in records if "upstream_split:val" in r.tags} - benchmark
+
+
+CROWDCOUNTER_BAD_LINES = {
+    "malformed_json": ('{"hatespeech": "x", ', "malformed JSON"),
+    "not_an_object": ('["a", "b"]', "expected a JSON object, got list"),
+    "missing_field": ('{"hatespeech": "x", "required_types": "humour"}', "missing field counterspeech"),
+    "empty_text": (pair("  ", "a reply to nothing"), r"empty text \(hatespeech\)"),
+    "empty_type": (pair("x", "y", " "), "missing field required_types"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CROWDCOUNTER_BAD_LINES))
+def test_bad_crowdcounter_line_strict_raises_with_file_and_line_and_tolerant_skips(tmp_path, case):
+    line, reason = CROWDCOUNTER_BAD_LINES[case]
+    data = write_crowdcounter(tmp_path, {"Val.json": [line]})
+    with pytest.raises(DataError, match=rf"Val.json:2: {reason}"):
+        read("crowdcounter", data, strict=True)
+    records, log = read("crowdcounter", data)
+    assert len([r for r in records if "upstream_split:val" in r.tags]) == 2
+    assert log.skipped_count == 1
+
+
+def test_crowdcounter_non_utf8_line_is_skipped(tmp_path):
+    data = write_crowdcounter(tmp_path)
+    append(data / "crowdcounter" / "Test.json", b'{"hatespeech": "caf\xe9"}\n')
+    _, log = read("crowdcounter", data)
+    (skipped,) = log.report(data / "crowdcounter" / "Test.json").skipped
+    assert skipped.endswith("Test.json:2: not valid UTF-8 (byte 19)")
+
+
+def test_crowdcounter_missing_file_is_an_error(tmp_path):
+    data = write_crowdcounter(tmp_path)
+    (data / "crowdcounter" / "Val.json").unlink()
+    with pytest.raises(DataError, match="Val.json: file missing"):
+        read("crowdcounter", data)
 
 
 def test_seed_reader_reads_every_jsonl_file_in_name_order(tmp_path):
@@ -126,16 +376,12 @@ def append(path: Path, data: bytes) -> None:
 
 
 EDOS_CSV = "edos/edos_labelled_aggregated.train_dev.csv"
-EMPATHY_CSV = "empathy/emotional-reactions-reddit.csv"
 BAD_INPUTS = {
     "csv_wrong_field_count": ("edos", EDOS_CSV, b"fx-bad,only three,sexist\n", 9, "malformed CSV row"),
     "csv_missing_field": ("edos", EDOS_CSV, b",no id,sexist,none,none,train\n", 9, "missing field rewire_id"),
     "csv_unknown_label": ("edos", EDOS_CSV, b"fx-bad,a post,maybe sexist,none,none,train\n", 9, "unknown label"),
     "csv_empty_text": ("edos", EDOS_CSV, b'fx-bad,"   ",sexist,none,none,train\n', 9, "empty text"),
     "csv_non_utf8": ("edos", EDOS_CSV, b"fx-bad,caf\xe9 \xff,not sexist,none,none,train\n", 9, "not valid UTF-8"),
-    "empathy_unknown_level": ("empathy", EMPATHY_CSV, b"s9,r9,seek,reply,7,\n", 7, "unknown level"),
-    "empathy_empty_text": ("empathy", EMPATHY_CSV, b"s9,r9,seek,,1,\n", 7, "empty text"),
-    "empathy_non_utf8": ("empathy", EMPATHY_CSV, b"s9,r9,seek,r\xe9ply,1,\n", 7, "not valid UTF-8"),
 }
 
 
@@ -189,9 +435,9 @@ def test_tweeteval_line_count_mismatch_is_an_error_even_when_tolerant(tmp_path):
 
 def test_missing_file_is_an_error_naming_it(tmp_path):
     data = writable_copy(tmp_path)
-    (data / "empathy" / "explorations-reddit.csv").unlink()
-    with pytest.raises(DataError, match="explorations-reddit.csv: file missing"):
-        read("empathy", data)
+    (data / "tweeteval" / "hate" / "val_labels.txt").unlink()
+    with pytest.raises(DataError, match="val_labels.txt: file missing"):
+        read("tweeteval_hate", data)
 
 
 def test_csv_header_without_required_column_is_an_error(tmp_path):
@@ -241,4 +487,22 @@ def test_cli_list_shows_which_datasets_are_present(tmp_path):
     result = CliRunner().invoke(app, ["data", "list", "--data-dir", str(tmp_path)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 2}
-    assert "yes" in rows["edos"] and "no" in rows["empathy"] and "CC0-1.0" in rows["edos"]
+    assert "yes" in rows["edos"] and "no" in rows["misogyny_reddit"] and "CC0-1.0" in rows["edos"]
+    assert "empathy" not in rows
+
+
+def test_cli_list_marks_noncommercial_sources_and_benchmark_splits(tmp_path):
+    from typer.testing import CliRunner
+
+    from withyou.cli import app
+
+    result = CliRunner().invoke(app, ["data", "list", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    cells = {}
+    for line in result.output.splitlines():
+        parts = [part.strip() for part in line.split("│")[1:-1]]
+        if len(parts) == 6 and parts[0]:
+            cells[parts[0]] = parts
+    assert cells["crowdcounter"][4].startswith("NC") and cells["crowdcounter"][5] == "test"
+    assert cells["edos"][4] == "" and cells["edos"][5] == "dev"
+    assert cells["misogyny_reddit"][5] == "test" and cells["tweeteval_hate"][5] == ""

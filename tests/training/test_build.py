@@ -1,4 +1,5 @@
-"""`withyou data build`: dedup, grouped and stratified split, caps, manifest, missing data, bad input."""
+"""`withyou data build`: dedup, grouped and stratified split, caps, real-text benchmarks kept out of training,
+non-commercial rows, manifest, missing data, bad input."""
 
 from __future__ import annotations
 
@@ -133,7 +134,7 @@ def test_parent_post_and_its_replies_never_straddle_splits(tmp_path):
     assert all(len(s) == 1 for s in splits_of_group.values())
     split_of_text = {r.text: r.split for r in records if r.parent_text is None}
     replies = [r for r in records if r.parent_text in split_of_text]
-    assert len(replies) == 90
+    assert len(replies) == 90 + 2 + 4  # seed threads; misogyny fxc1, fxc5; crowdcounter train + val replies
     assert all(split_of_text[r.parent_text] == r.split for r in replies)
 
 
@@ -190,9 +191,12 @@ def test_manifest_counts_match_the_written_files_and_the_content_hash(tmp_path):
 def test_build_reads_every_public_fixture_dataset(tmp_path):
     manifest = build_dataset(config(tmp_path, apply_caps=False))
     assert {name: s["status"] for name, s in manifest["sources"].items()} == dict.fromkeys(
-        ("edos", "tweeteval_hate", "tweeteval_offensive", "empathy"), "read"
+        ("edos", "tweeteval_hate", "tweeteval_offensive", "misogyny_reddit", "crowdcounter"), "read"
     )
-    assert Counter(r.source for r in built(tmp_path))["edos"] == 6
+    public = Counter(r.source for r in built(tmp_path) if r.source != "seed")
+    # edos: 2 of 6 rows are dev (benchmark); misogyny: 2 test rows + 1 reply to a test post left out;
+    # crowdcounter: 3 Test rows left out, the Val copy of a Train hate post de-duplicated.
+    assert public == {"edos": 4, "tweeteval_hate": 4, "tweeteval_offensive": 4, "misogyny_reddit": 3, "crowdcounter": 6}
 
 
 def test_build_is_reproducible(tmp_path):
@@ -237,10 +241,10 @@ def test_unreadable_dataset_is_skipped_when_tolerant_and_fatal_when_strict(tmp_p
 
     data = tmp_path / "data"
     shutil.copytree(FIXTURE_DATA, data)
-    (data / "empathy" / "explorations-reddit.csv").unlink()
+    (data / "crowdcounter" / "Val.json").unlink()
     manifest = build_dataset(config(tmp_path, data_dir=data))
-    assert manifest["sources"]["empathy"]["status"] == "unreadable"
-    with pytest.raises(DataError, match="explorations-reddit.csv: file missing"):
+    assert manifest["sources"]["crowdcounter"]["status"] == "unreadable"
+    with pytest.raises(DataError, match="Val.json: file missing"):
         build_dataset(config(tmp_path, data_dir=data, strict=True))
 
 
@@ -254,11 +258,13 @@ def test_cli_build_prints_the_label_by_source_table_and_risks(tmp_path):
     result = CliRunner().invoke(
         app,
         ["data", "build", "--data-dir", str(FIXTURE_DATA), "--seed-dir", str(tmp_path / "seed"),
-         "--out", str(tmp_path / "out"), "--sources", "edos,empathy"],
+         "--out", str(tmp_path / "out"), "--sources", "edos,misogyny_reddit"],
     )
     assert result.exit_code == 0, result.output
     assert "rows per label × source" in result.output and "shortcut risk" in result.output
-    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["config"]["sources"] == ["edos", "empathy"]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["config"]["sources"] == ["edos", "misogyny_reddit"]
+    assert set(manifest["sources"]) == {"edos", "misogyny_reddit"}
 
 
 def test_cli_build_with_an_unknown_dataset_is_a_one_line_error(tmp_path):
@@ -267,3 +273,147 @@ def test_cli_build_with_an_unknown_dataset_is_a_one_line_error(tmp_path):
         app, ["data", "build", "--seed-dir", str(tmp_path / "seed"), "--out", str(tmp_path / "o"), "--sources", "x"]
     )
     assert result.exit_code == 1 and "unknown dataset(s) x" in result.output and "Traceback" not in result.output
+
+
+# --- real-text benchmarks and non-commercial rows ---
+
+BENCHMARK_SPLIT_TAGS = {
+    "edos": "upstream_split:dev",
+    "misogyny_reddit": "upstream_split:test",
+    "crowdcounter": "upstream_split:test",
+}
+EDOS_DEV_POST = "She only got promoted because of her looks, obviously. [URL]"  # fixture row fx-edos-3
+
+
+def add_to_seed(tmp_path: Path, *records: Record) -> None:
+    """The generated seed corpus plus a few hand-made records (written before the first build)."""
+    write_threads(tmp_path / "seed")
+    with open(tmp_path / "seed" / "corpus.jsonl", "a", encoding="utf-8") as handle:
+        for r in records:
+            handle.write(r.model_dump_json() + "\n")
+
+
+def benchmark_files(tmp_path: Path) -> dict[str, list[Record]]:
+    folder = tmp_path / "out" / "benchmarks"
+    return {path.stem: read_jsonl(path) for path in sorted(folder.glob("*.jsonl"))}
+
+
+def test_benchmark_rows_never_reach_train_validation_or_test(tmp_path):
+    build_dataset(config(tmp_path))
+    records = built(tmp_path)
+    assert not [r.id for r in records if "benchmark" in r.tags]
+    assert not [r.id for r in records if BENCHMARK_SPLIT_TAGS.get(r.source) in r.tags]
+    assert not {"edos:fx-edos-3", "edos:fx-edos-4", "misogyny_reddit:fxc2", "crowdcounter:test:1"} & {
+        r.id for r in records
+    }
+
+
+def test_benchmark_rows_are_written_per_source_and_summarised_in_the_manifest(tmp_path):
+    manifest = build_dataset(config(tmp_path))
+    on_disk = benchmark_files(tmp_path)
+    assert {name: sorted(r.id for r in rows) for name, rows in on_disk.items() if name != "crowdcounter"} == {
+        "edos": ["edos:fx-edos-3", "edos:fx-edos-4"],
+        "misogyny_reddit": ["misogyny_reddit:fxc2", "misogyny_reddit:fxc4"],
+    }
+    assert all(BENCHMARK_SPLIT_TAGS[name] in r.tags for name, rows in on_disk.items() for r in rows)
+    assert manifest["benchmarks"] == {
+        "crowdcounter": {"path": "benchmarks/crowdcounter.jsonl", "rows": 3,
+                         "labels": {"harassing": 1, "supportive": 2}, "with_parent": 2},
+        "edos": {"path": "benchmarks/edos.jsonl", "rows": 2, "labels": {"harassing": 1, "neutral": 1},
+                 "with_parent": 0},
+        "misogyny_reddit": {"path": "benchmarks/misogyny_reddit.jsonl", "rows": 2,
+                            "labels": {"neutral": 1, "supportive": 1}, "with_parent": 2},
+    }
+    assert {name: len(rows) for name, rows in on_disk.items()} == {
+        name: summary["rows"] for name, summary in manifest["benchmarks"].items()
+    }
+
+
+def test_training_row_equal_to_a_benchmark_post_after_normalisation_is_dropped_and_counted(tmp_path):
+    copy = record("copy-of-dev-post", "SHE ONLY got promoted because of her looks obviously!!! https://x.example/a",
+                  "harassing")
+    add_to_seed(tmp_path, copy)
+    manifest = build_dataset(config(tmp_path, sources=("edos",)))
+    assert copy.id not in {r.id for r in built(tmp_path)}
+    assert manifest["benchmark_overlap_removed"] == {"seed": 1}
+
+
+def test_training_reply_whose_parent_is_a_benchmark_post_is_dropped(tmp_path):
+    reply = record("reply-to-dev-post", "that is a nasty thing to say about a colleague", "supportive",
+                   parent=EDOS_DEV_POST.upper())
+    add_to_seed(tmp_path, reply)
+    manifest = build_dataset(config(tmp_path, sources=("edos", "misogyny_reddit")))
+    ids = {r.id for r in built(tmp_path)}
+    assert reply.id not in ids and "misogyny_reddit:fxc3" not in ids  # fxc3 answers the test post fxc2
+    assert manifest["benchmark_overlap_removed"] == {"misogyny_reddit": 1, "seed": 1}
+
+
+def test_training_post_that_is_only_the_parent_of_a_benchmark_reply_is_kept(tmp_path):
+    build_dataset(config(tmp_path, sources=("misogyny_reddit",)))
+    by_id = {r.id: r for r in built(tmp_path)}
+    (benchmark_reply,) = [r for r in benchmark_files(tmp_path)["misogyny_reddit"] if r.id == "misogyny_reddit:fxc2"]
+    assert by_id["misogyny_reddit:fxc1"].text == benchmark_reply.parent_text
+
+
+def test_exclude_noncommercial_leaves_out_every_crowdcounter_row_and_counts_them(tmp_path):
+    manifest = build_dataset(config(tmp_path, exclude_noncommercial=True))
+    assert "crowdcounter" not in {r.source for r in built(tmp_path)}
+    assert "crowdcounter" not in manifest["benchmarks"] and "crowdcounter" not in benchmark_files(tmp_path)
+    assert manifest["noncommercial_excluded"] == {"crowdcounter": 10}  # Train 5, Val 2, Test 3 records
+
+
+def test_noncommercial_rows_are_kept_unless_excluded(tmp_path):
+    manifest = build_dataset(config(tmp_path))
+    assert manifest["noncommercial_excluded"] == {}
+    assert "crowdcounter" in {r.source for r in built(tmp_path)} and "crowdcounter" in manifest["benchmarks"]
+
+
+def test_cli_exclude_noncommercial_flag_leaves_out_crowdcounter(tmp_path):
+    write_threads(tmp_path / "seed")
+    result = CliRunner().invoke(
+        app,
+        ["data", "build", "--data-dir", str(FIXTURE_DATA), "--seed-dir", str(tmp_path / "seed"),
+         "--out", str(tmp_path / "out"), "--exclude-noncommercial"],
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["config"]["exclude_noncommercial"] is True
+    assert manifest["noncommercial_excluded"] == {"crowdcounter": 10}
+    assert "crowdcounter" not in {r.source for r in built(tmp_path)}
+
+
+def test_manifest_carries_the_sampling_weights_of_the_sources_table(tmp_path):
+    table = tmp_path / "sources.toml"
+    table.write_text(
+        '[edos]\ntitle = "EDOS"\nfolder = "edos"\nlicence = "CC0-1.0"\nbenchmark_splits = ["dev"]\n'
+        'mapping = { "sexist" = "harassing", "not sexist" = "neutral" }\nweight = { harassing = 2.5 }\n'
+        '[[edos.files]]\npath = "edos_labelled_aggregated.train_dev.csv"\n\n'
+        '[tweeteval_hate]\ntitle = "hate"\nfolder = "tweeteval/hate"\nlicence = "x"\n'
+        'mapping = { "0" = "neutral", "1" = "harassing" }\n[[tweeteval_hate.files]]\npath = "train_text.txt"\n',
+        encoding="utf-8",
+    )
+    manifest = build_dataset(config(tmp_path, sources_file=table))
+    assert manifest["sampling_weights"] == {"edos": {"harassing": 2.5}}
+
+
+def test_rebuild_removes_the_stale_benchmark_file_of_a_source_no_longer_read(tmp_path):
+    build_dataset(config(tmp_path))
+    assert set(benchmark_files(tmp_path)) == {"edos", "misogyny_reddit", "crowdcounter"}
+    manifest = build_dataset(config(tmp_path, sources=("edos",)))
+    assert set(benchmark_files(tmp_path)) == set(manifest["benchmarks"]) == {"edos"}
+
+
+def test_extra_rows_that_repeat_a_benchmark_post_are_dropped(tmp_path):
+    build_dataset(config(tmp_path, sources=("edos",)))
+    graded = read_jsonl(tmp_path / "out" / "benchmarks" / "edos.jsonl")[0]
+    extra = tmp_path / "review.jsonl"
+    extra.write_text(
+        Record(id="review-1", text=graded.text.upper() + "!!", label=graded.label, source="review").model_dump_json()
+        + "\n" + Record(id="review-2", text="a fresh reviewed post about the weather", label="neutral",
+                        source="review").model_dump_json() + "\n",
+        encoding="utf-8",
+    )
+    manifest = build_dataset(config(tmp_path, sources=("edos",), extra=(str(extra),), out_dir=tmp_path / "out2"))
+    ids = {r.id for split in ("train", "validation", "test") for r in read_jsonl(tmp_path / "out2" / f"{split}.jsonl")}
+    assert "review-1" not in ids and "review-2" in ids
+    assert manifest["extra"]["benchmark_overlap_removed"] == 1

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from withyou.encoding import clip_text, length_batches
+from pathlib import Path
+
+from withyou.encoding import NORMALIZATION, clip_text, encode_posts, length_batches, normalize_text
 
 
 def test_clip_text_keeps_head_and_tail_of_long_text():
@@ -32,3 +34,67 @@ def test_length_batches_cover_every_post_once_within_limits(max_items, max_token
 
 def test_length_batches_of_nothing_is_empty():
     assert length_batches([], 8, 100) == []
+
+
+@pytest.mark.parametrize(
+    "noisy,clean",
+    [
+        ("<img src=x onerror=alert(1)> shut up liar, you wanted it", "shut up liar, you wanted it"),
+        ("<script>alert('x')</script><b>liar</b>", "liar"),
+        ("a t t e n t i o n  w h o r e", "attention whore"),
+        ("l1ar l1ar, you b!tch", "liar liar, you bitch"),
+        ("you&#39;re lying", "you're lying"),
+        ("see https://example.com/x?y=1 and www.example.org", "see [url] and [url]"),
+        ("[USER] @jane_doe u/someone hi", "@user @user @user hi"),
+        ("sure\u200b you\u200d were", "sure you were"),
+        ("riiiiiiight", "riiight"),
+        ("See [this post](https://example.com/a) now", "See this post [url] now"),
+    ],
+)
+def test_normalize_text_removes_wrapping_and_obfuscation(noisy, clean):
+    assert normalize_text(noisy) == clean
+
+
+@pytest.mark.parametrize("text", ["me too", "I <3 this", "2019, 3pm, platform 4", "women deserve equal pay"])
+def test_normalize_text_leaves_plain_posts_alone(text):
+    assert normalize_text(text) == text
+
+
+def test_a_post_that_is_only_markup_keeps_its_text():
+    assert normalize_text("<br>") == "<br>"
+
+
+def test_training_and_serving_encode_the_same_ids(tiny_bundle):
+    """Training batches (encode_batch) and the served Classifier (encode_posts) read the same normalised ids."""
+    from withyou.bundle import Classifier
+    from withyou.encoding import encode_batch
+
+    classifier = Classifier.from_bundle(tiny_bundle)
+    classifier.normalize = True  # as a bundle trained by `withyou train` is served
+    texts = ["<b>sure</b> you were @someone https://x.co/a", "l i a r"]
+    parents = ["me too. my manager, 2019.", None]
+    served = encode_posts(classifier.tokenizer, texts, parents, classifier.normalize)
+    trained = encode_batch(classifier.tokenizer, texts, parents)
+    for row, encoding in enumerate(served):
+        assert trained.input_ids[row, : len(encoding.ids)].tolist() == encoding.ids
+    assert served[0].ids == encode_posts(classifier.tokenizer, ["sure you were @user [url]"], [parents[0]])[0].ids
+
+
+def test_bundle_records_and_applies_its_normalisation(tiny_bundle, tmp_path):
+    import json
+    import shutil
+
+    from withyou.bundle import BundleError, Classifier
+
+    bundle = Path(shutil.copytree(tiny_bundle, tmp_path / "bundle"))
+    meta = json.loads((bundle / "metadata.json").read_text())
+    assert meta["text_normalization"] == NORMALIZATION
+    noisy, clean = ["<i>you</i> l1ar"], ["you liar"]
+    normalised = Classifier.from_bundle(bundle)
+    assert np.allclose(normalised.logits(noisy), normalised.logits(clean))
+    (bundle / "metadata.json").write_text(json.dumps({**meta, "text_normalization": None}))
+    raw = Classifier.from_bundle(bundle)
+    assert not np.allclose(raw.logits(noisy), raw.logits(clean))
+    (bundle / "metadata.json").write_text(json.dumps({**meta, "text_normalization": "some-future-v9"}))
+    with pytest.raises(BundleError, match="text_normalization"):
+        Classifier.from_bundle(bundle)
