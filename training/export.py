@@ -27,7 +27,7 @@ import torch
 from tokenizers import Tokenizer
 
 from withyou.bundle import Classifier
-from withyou.encoding import encode_batch
+from withyou.encoding import NORMALIZATION, encode_batch
 from withyou.labels import LABELS
 from withyou.policy import Thresholds
 from withyou.records import Record
@@ -298,8 +298,8 @@ def export_bundle(
     `fuse` runs onnxruntime's transformer fusions on the fp32 graph (fuse_for_cpu) before quantisation.
     `parity_records` should be the validation split; `reference_logits` (torch logits for those records, in
     order) skips recomputing them. `metadata` adds model_version, base_model, data_hash, metrics, ... and
-    `text_normalization` (withyou.encoding.NORMALIZATION when the model was trained on normalised text; absent
-    for a model trained on raw text, which is then served raw).
+    `text_normalization`: withyou.encoding.NORMALIZATION unless given (every model `withyou train` makes reads
+    normalised text); None for a checkpoint trained on raw text, which is then served raw.
     Raises ParityError (bundle left in `<out_dir>.partial`) when parity fails. With `int8_fallback`, an int8 graph
     that misses the label-agreement bar is not shipped: model.onnx becomes the (parity-checked) fp32 graph and
     metadata.json says so — serving stays correct, only slower; fp32 drift still fails the export.
@@ -329,7 +329,7 @@ def export_bundle(
         "metrics": {},
         **(metadata or {}),
         "max_length": max_length,
-        "text_normalization": (metadata or {}).get("text_normalization"),
+        "text_normalization": (metadata or {}).get("text_normalization", NORMALIZATION),
         "labels": list(LABELS),
         "inputs": list(INPUT_NAMES),
         "exporter": exporter,

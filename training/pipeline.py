@@ -163,8 +163,10 @@ def export_checkpoint(
         if dataset_dir is not None:
             raise
         validation, parity_set = None, "probe posts only (no built dataset found)"
+    # a checkpoint from before text normalisation has no key: it was trained on raw text and is exported so
     parity = export_bundle(
-        model, tokenizer, out_dir, max_length=int(info["max_length"]), metadata=info,
+        model, tokenizer, out_dir, max_length=int(info["max_length"]),
+        metadata={**info, "text_normalization": info.get("text_normalization")},
         parity_records=validation, overwrite=overwrite, **export_options,
     )
     return parity, parity_set
