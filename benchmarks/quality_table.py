@@ -3,8 +3,8 @@ alt-profanity-check columns of the first run that has them, as one Markdown tabl
 
     .venv/bin/python benchmarks/quality_table.py NAME=artifacts/evaluations/<v1>/metrics.json NAME=…/metrics.json
 
-Every number comes from metrics.json (evaluation/gate.py `scorecard` for the transformer columns); models evaluated
-on different dataset builds are flagged, since their own-test numbers are then not comparable.
+Every number comes from metrics.json through evaluation/gate.py `scorecard` (the transformer's column, or a peer's);
+models evaluated on different dataset builds are flagged, since their own-test numbers are then not comparable.
 """
 
 from __future__ import annotations
@@ -18,42 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evaluation.gate import GATE_METRICS, scorecard  # noqa: E402
 
 
-def peer_card(metrics: dict, model: str) -> dict[str, float | None]:
-    """The same numbers for a peer column (baseline / profanity_check) where evaluation computed them."""
-    benchmarks, bias = metrics.get("benchmarks") or {}, (metrics.get("bias") or {}).get(model)
-    peers = (metrics.get("peers") or {}).get(model) or {}
-
-    def get(*path):
-        tree = benchmarks
-        for key in path:
-            if not isinstance(tree, dict) or tree.get(key) is None:
-                return None
-            tree = tree[key]
-        return tree
-
-    return {
-        "test_macro_f1": peers.get("macro_f1"),
-        "disclosure_to_harassing_rate": peers.get("disclosure_to_harassing_rate"),
-        "edos_macro_f1": get("edos", model, "macro_f1"),
-        "misogyny_macro_f1": get("misogyny_reddit", model, "macro_f1"),
-        "counter_speech_harassing_rate": get("crowdcounter", model, "counter_speech_harassing_rate"),
-        "hate_caught_rate": get("crowdcounter", model, "hate_caught_rate"),
-        "bias_false_positive_rate": (bias or {}).get("overall", {}).get("fpr"),
-        "bias_bpsn_auc": (bias or {}).get("generalized_mean", {}).get("bpsn_auc"),
-        "functional_pass_rate": None,
-    }
-
-
 def main(args: list[str]) -> None:
     runs = []
     for arg in args:
         name, _, path = arg.partition("=")
         runs.append((name, json.loads(Path(path).read_text(encoding="utf-8"))))
     columns = [(name, scorecard(metrics)) for name, metrics in runs]
-    with_peers = next((metrics for _, metrics in runs if metrics.get("peers")), None)
-    if with_peers:
-        columns += [(f"{peer} (with {runs[[m for _, m in runs].index(with_peers)][0]})", peer_card(with_peers, peer))
-                    for peer in ("baseline", "profanity_check")]
+    peer_run = next(((name, metrics) for name, metrics in runs if metrics.get("peers")), None)
+    if peer_run:
+        columns += [(f"{peer} (with {peer_run[0]})", scorecard(peer_run[1], peer)) for peer in ("baseline", "profanity_check")]
     print("| number | " + " | ".join(name for name, _ in columns) + " |")
     print("|---|" + "---|" * len(columns))
     for metric in GATE_METRICS:

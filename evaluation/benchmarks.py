@@ -101,7 +101,10 @@ def score_benchmark(name: str, records: Sequence[Record], score: Scorer, review_
     texts, parents = [r.text for r in records], [r.parent_text for r in records]
     probs = score(texts, parents)
     if name == "crowdcounter":
-        without = score(texts, [None] * len(texts))
+        without = probs.copy()  # a post read without its parent: only the replies need scoring again
+        replies = [i for i, parent in enumerate(parents) if parent is not None]
+        if replies:
+            without[replies] = score([texts[i] for i in replies], [None] * len(replies))
         return {"title": TITLES[name], **counter_speech(records, probs, without, review_threshold)}
     return {"title": TITLES.get(name, name), "with_parent": sum(p is not None for p in parents),
             **harassing_vs_rest(records, probs)}

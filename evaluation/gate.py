@@ -50,21 +50,29 @@ def _get(tree: Any, *path: str) -> float | None:
     return float(tree)
 
 
-def scorecard(metrics: dict[str, Any]) -> dict[str, float | None]:
-    """The GATE_METRICS numbers of one evaluation (evaluation.run's metrics dict), the transformer's column."""
+def scorecard(metrics: dict[str, Any], model: str = "transformer") -> dict[str, float | None]:
+    """The GATE_METRICS numbers of one evaluation (evaluation.run's metrics dict) for one of its models: the
+    transformer (what the gate compares) or a peer column (`baseline`, `profanity_check`: own-test numbers from
+    metrics["peers"], no functional suite)."""
     benchmarks = metrics.get("benchmarks") or {}
-    bias = (metrics.get("bias") or {}).get("transformer")
+    bias = (metrics.get("bias") or {}).get(model)
+    test = metrics.get("test") if model == "transformer" else (metrics.get("peers") or {}).get(model)
+    functional = metrics.get("functional") if model == "transformer" else None
     return {
-        "test_macro_f1": _get(metrics, "test", "macro_f1"),
-        "disclosure_to_harassing_rate": _get(metrics, "test", "disclosure_to_harassing_rate"),
-        "edos_macro_f1": _get(benchmarks, "edos", "transformer", "macro_f1"),
-        "misogyny_macro_f1": _get(benchmarks, "misogyny_reddit", "transformer", "macro_f1"),
-        "counter_speech_harassing_rate": _get(benchmarks, "crowdcounter", "transformer", "counter_speech_harassing_rate"),
-        "hate_caught_rate": _get(benchmarks, "crowdcounter", "transformer", "hate_caught_rate"),
+        "test_macro_f1": _get(test, "macro_f1"),
+        "disclosure_to_harassing_rate": _get(test, "disclosure_to_harassing_rate"),
+        "edos_macro_f1": _get(benchmarks, "edos", model, "macro_f1"),
+        "misogyny_macro_f1": _get(benchmarks, "misogyny_reddit", model, "macro_f1"),
+        "counter_speech_harassing_rate": _get(benchmarks, "crowdcounter", model, "counter_speech_harassing_rate"),
+        "hate_caught_rate": _get(benchmarks, "crowdcounter", model, "hate_caught_rate"),
         "bias_false_positive_rate": _get(bias, "overall", "fpr"),
         "bias_bpsn_auc": _get(bias, "generalized_mean", "bpsn_auc"),
-        "functional_pass_rate": _get(metrics, "functional", "overall", "pass_rate"),
+        "functional_pass_rate": _get(functional, "overall", "pass_rate"),
     }
+
+
+def _show(value: float | None) -> str:
+    return "   n/a" if value is None else f"{value:.4f}"
 
 
 @dataclass
@@ -85,9 +93,8 @@ class GateVerdict:
         ]
         for metric in GATE_METRICS:
             mine, theirs = self.challenger.get(metric.key), self.champion.get(metric.key)
-            show = lambda v: "   n/a" if v is None else f"{v:.4f}"  # noqa: E731
             arrow = "↑" if metric.higher_is_better else "↓"
-            lines.append(f"  {metric.title:<68} {arrow}  challenger {show(mine)}   champion {show(theirs)}")
+            lines.append(f"  {metric.title:<68} {arrow}  challenger {_show(mine)}   champion {_show(theirs)}")
         lines += [f"  - {reason}" for reason in self.reasons]
         return "\n".join(lines)
 

@@ -7,7 +7,7 @@ skipped rows per file and reason, caps, shortcut risks, config, seed, source fil
 Order of work: read (seed first, then the public datasets in sources.toml order) → drop non-commercial rows when
 asked → set the real-text benchmarks aside (records an adapter tagged `benchmark`: EDOS dev, the misogyny test
 split, CrowdCounter Test; written to benchmarks/<source>.jsonl, never trained on, and every training row whose
-text is also a benchmark text is dropped) → drop duplicate ids → exact and near duplicates (training/dedup.py)
+text or parent is a benchmark post is dropped) → drop duplicate ids → exact and near duplicates (training/dedup.py)
 → optional caps → grouped split (training/split.py) → write.
 A missing dataset folder is a notice, not an error: the seed corpus alone builds.
 Extra labelled files (`extra`, e.g. review exports) join after the split without moving any base record
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from training.adapters import BENCHMARK_TAG, NONCOMMERCIAL_TAG, ReadLog, read_seed, read_source
-from training.dedup import deduplicate
+from training.dedup import deduplicate, normalize_text
 from training.manifest import content_hash, count_table, shortcut_risks, skipped_summary
 from training.sources import Source, load_sources, present_files, sha256_file
 from training.split import SPLITS, assign_splits
@@ -323,8 +323,6 @@ def drop_benchmark_overlap(
     graded on. A training post that is only the *context* of a benchmark reply stays: what is graded is the reply.
     Returns the kept records and how many were dropped per source.
     """
-    from training.dedup import normalize_text
-
     graded = {normalize_text(r.text) for rows in benchmarks.values() for r in rows}
     dropped: Counter[str] = Counter()
     kept = []
@@ -365,8 +363,9 @@ def add_extra_records(
 
     Extras whose id is taken, or that duplicate a base record or an earlier extra (same rules as the build's
     de-duplication, the base always winning), are dropped, and so are extras whose text or parent is a graded
-    benchmark post (drop_benchmark_overlap: reviewed posts never bring benchmark text into training). A kept extra joins the split of its conversation
-    (training.split.group_of) when the base has that conversation, else train: no conversation straddles splits,
+    benchmark post (drop_benchmark_overlap: reviewed posts never bring benchmark text into training). A kept extra
+    joins the split of its conversation (training.split.group_of) when the base has that conversation, else train:
+    no conversation straddles splits,
     and the base test split is unchanged, so the champion and a challenger trained with the extras are gated on
     the same held-out posts.
     """

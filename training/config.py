@@ -165,7 +165,7 @@ class TrainConfig:
     @classmethod
     def full(cls, **overrides: Any) -> "TrainConfig":
         """Release quality on 2 CPU cores in ≤ 60 minutes: a 50-minute optimizer loop over more, larger epochs
-        (about four times the examples of the default) with more patience; evaluation and export add ~5 min."""
+        (2.7 times the example-passes of the default) with more patience; evaluation and export add ~5 min."""
         preset: dict[str, Any] = dict(epochs=12, max_train_examples=8_000, time_budget_s=3_000.0, patience=2)
         preset.update(overrides)
         return cls(**preset)

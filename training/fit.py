@@ -3,8 +3,8 @@
 Inputs are built by withyou.encoding.encode_batch with the base model's tokenizer.json — the same function
 and file that serving uses — so a reply is a (parent, reply) segment pair and training ids equal serving ids.
 Each epoch draws a label- and source-balanced sample (TrainConfig.max_train_examples, training.dataset
-.sampling_probabilities), the loss is class-weighted for what sampling cannot balance, and training stops early when validation macro-F1 stops improving; the best epoch's
-weights are kept.
+.sampling_probabilities; the loss is class-weighted only with TrainConfig.class_weighting, off by default), and
+training stops early when validation macro-F1 stops improving; the best epoch's weights are kept.
 """
 
 from __future__ import annotations

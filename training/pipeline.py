@@ -22,7 +22,7 @@ from training.config import TrainConfig
 from training.dataset import DatasetSplits, label_ids, load_dataset
 from withyou import paths
 from withyou.encoding import NORMALIZATION
-from withyou.labels import LABEL_TO_ID
+from withyou.labels import LABEL_TO_ID, LABELS
 
 CHECKPOINT_INFO = "withyou_train.json"
 
@@ -65,8 +65,6 @@ def fit_baseline(config: TrainConfig, dataset: DatasetSplits) -> tuple[Any, dict
 def sampling_multipliers(config: TrainConfig, dataset: DatasetSplits) -> dict[str, dict[str, float]]:
     """Per source and label sampling multipliers: sources.toml `weight` (copied into the manifest by build) and
     the seed corpus's `seed_corpus_weight`."""
-    from withyou.labels import LABELS
-
     return {**dataset.manifest.get("sampling_weights", {}), "seed": {label: config.seed_corpus_weight for label in LABELS}}
 
 

@@ -84,3 +84,16 @@ def test_scorecard_reads_the_transformer_column_of_an_evaluation():
     assert card["edos_macro_f1"] == 0.7  # the transformer's, not the baseline's
     assert card["misogyny_macro_f1"] is None
     assert card["counter_speech_harassing_rate"] == 0.1 and card["bias_bpsn_auc"] == 0.9
+
+
+def test_scorecard_reads_a_peer_column_from_peers_and_has_no_functional_number():
+    metrics = {
+        "test": {"macro_f1": 0.8}, "functional": {"overall": {"pass_rate": 0.85}},
+        "peers": {"baseline": {"macro_f1": 0.7, "disclosure_to_harassing_rate": 0.02}},
+        "benchmarks": {"edos": {"transformer": {"macro_f1": 0.75}, "baseline": {"macro_f1": 0.72}}},
+        "bias": {"baseline": {"overall": {"fpr": 0.04}, "generalized_mean": {"bpsn_auc": 0.91}}},
+    }
+    card = scorecard(metrics, "baseline")
+    assert card["test_macro_f1"] == 0.7 and card["disclosure_to_harassing_rate"] == 0.02
+    assert card["edos_macro_f1"] == 0.72 and card["bias_false_positive_rate"] == 0.04
+    assert card["functional_pass_rate"] is None
