@@ -1,4 +1,4 @@
-"""CLI commands of the evaluation stage (registered into the `withyou` app by withyou/cli.py).
+"""CLI commands of the evaluation stage (registered into the `withyou` app by orchestration/cli.py).
 
 `withyou evaluate MODEL` exit codes: 0 done (and the gate passed, if asked), 1 the gate failed (the challenger is
 worse than the champion), 2 the input was unusable (missing dataset, bad file line, unknown model reference).

@@ -40,9 +40,9 @@ def run(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.
 
 
 def first_champion(env: dict[str, str]) -> None:
-    """Version 1 with the same --fast preset `withyou retrain --fast` uses (training/retrain.py train_config)."""
+    """Version 1 with the same --fast preset `withyou retrain --fast` uses (orchestration/retrain.py train_config)."""
     code = (
-        "from training.pipeline import run_training; from training.retrain import RetrainConfig, train_config; "
+        "from training.pipeline import run_training; from orchestration.retrain import RetrainConfig, train_config; "
         "run_training(train_config(RetrainConfig(fast=True), {'trigger': 'first-champion'}))"
     )
     print("\n$ (python) run_training(train_config(RetrainConfig(fast=True)))", flush=True)

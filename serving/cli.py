@@ -1,4 +1,4 @@
-"""CLI commands of the serving stage (registered into the `withyou` app by withyou/cli.py)."""
+"""CLI commands of the serving stage (registered into the `withyou` app by orchestration/cli.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CLI commands of the training stage (registered into the `withyou` app by withyou/cli.py).
+"""CLI commands of the training stage (registered into the `withyou` app by orchestration/cli.py).
 
 `withyou data …` lives in `data_app` below. Model commands (train, export, promote) are added by `register`
 next to it. Module level imports typer only; everything heavy loads inside the command that needs it.

@@ -1,6 +1,6 @@
-"""`withyou review …` (export, purge, status, serve, add-reviewer) and `withyou retrain` (training/retrain.py).
+"""`withyou review …`: export, purge, status, serve, add-reviewer.
 
-Registered into the root app by withyou/cli.py. Module level imports typer only.
+Registered into the root app by orchestration/cli.py. Module level imports typer only.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ DbOption = Annotated[
 
 def register(app: typer.Typer) -> None:
     app.add_typer(review_app, name="review")
-    app.command("retrain")(retrain)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -130,55 +129,3 @@ def serve(
         fail("no reviewers: pass --reviewers-file or set WITHYOU_REVIEW_REVIEWERS_FILE")
     typer.echo(f"reviewer UI on http://{host}:{port}/review/")
     uvicorn.run("serving.review.app:standalone_app", factory=True, host=host, port=port, log_level="info")
-
-
-def retrain(
-    fast: Annotated[bool, typer.Option("--fast", help="Train with the tiny preset (smoke runs)")] = False,
-    no_export: Annotated[bool, typer.Option("--no-export", help="Use the existing review export as it is")] = False,
-    review_export: Annotated[Optional[Path], typer.Option(help="[artifacts/review/exports/reviewed.jsonl]")] = None,
-    extra: Annotated[Optional[list[Path]], typer.Option("--extra", help="More labelled JSONL (repeatable)")] = None,
-    dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Where to build [artifacts/dataset]")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Public datasets folder")] = None,
-    no_public: Annotated[bool, typer.Option("--no-public", help="Seed corpus (+ reviews) only")] = False,
-    seed: int = 13,
-    champion: Annotated[str, typer.Option(help="Model to gate against")] = "champion",
-    tolerance: Annotated[float, typer.Option(min=0.0, help="Gate slack")] = 0.01,
-    no_promote: Annotated[bool, typer.Option("--no-promote", help="Gate only; never move the champion")] = False,
-    max_steps: Annotated[Optional[int], typer.Option(min=1, help="Cap on optimizer steps [preset]")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option("--lr", "--learning-rate", help="[preset]")] = None,
-    parity_min_int8_agreement: Annotated[
-        Optional[float], typer.Option(min=0.0, max=1.0, help="Export parity floor [0.995; 0.75 with --fast]")
-    ] = None,
-    db: DbOption = None,
-) -> None:
-    """Export reviewed labels, rebuild the dataset with them, train a challenger, gate it, promote if it passes."""
-    import os
-
-    from training.config import ConfigError
-    from training.dataset import DatasetMissingError
-    from training.export import ExportError
-    from training.retrain import RetrainConfig, RetrainError, run_retrain
-    from training.tracking import RegistryError
-    from withyou.records import DataError
-
-    if db:
-        os.environ["WITHYOU_REVIEW_DB"] = db
-    config = RetrainConfig(
-        fast=fast, export=not no_export, review_export=review_export, extra=list(extra or []), dataset_dir=dataset,
-        data_dir=data_dir, include_public=not no_public, seed=seed, champion=champion, tolerance=tolerance,
-        promote=not no_promote, max_steps=max_steps, learning_rate=learning_rate,
-        parity_min_int8_agreement=parity_min_int8_agreement,
-    )  # fmt: skip
-    try:
-        outcome = run_retrain(config, echo=typer.echo)
-    except (RetrainError, ConfigError, DatasetMissingError, DataError, ExportError, RegistryError) as exc:
-        fail(str(exc))
-    verdict = outcome.gate or {}
-    typer.echo(
-        f"retrain: challenger {outcome.model_version} (registered version {outcome.registered_version}), "
-        f"{outcome.review_rows} reviewed items merged; gate {'PASS' if verdict.get('passed') else 'FAIL'}; "
-        f"{'promoted to champion' if outcome.promoted else 'champion unchanged'}; report {outcome.report_path}"
-    )
-    for note in outcome.notes:
-        typer.echo(f"  {note}")
-    raise typer.Exit(outcome.exit_code)

@@ -78,7 +78,7 @@ def test_load_benchmarks_reads_every_source_file(benchmark_dataset_dir):
 @pytest.mark.slow
 def test_evaluate_reports_benchmarks_and_bias_for_every_model(bundle_copy, benchmark_dataset_dir, tmp_path):
     from training.baseline import BaselineClassifier
-    from withyou.cli import app
+    from orchestration.cli import app
 
     train = read_jsonl(benchmark_dataset_dir / "train.jsonl")
     joblib.dump(BaselineClassifier(min_df=1).fit(train, [r.label for r in train]), bundle_copy.parent / "baseline.joblib")
@@ -101,7 +101,7 @@ def test_evaluate_reports_benchmarks_and_bias_for_every_model(bundle_copy, bench
 
 @pytest.mark.slow
 def test_gate_refuses_a_challenger_that_calls_counter_speech_harassing(bundle_copy, benchmark_dataset_dir, tmp_path):
-    from withyou.cli import app
+    from orchestration.cli import app
 
     champion = force_label(copy_bundle(bundle_copy, tmp_path / "champion"), "supportive")
     challenger = force_label(copy_bundle(bundle_copy, tmp_path / "challenger"), "harassing")

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.evaluation.conftest import copy_bundle, force_label
-from withyou.cli import app
+from orchestration.cli import app
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -40,7 +40,7 @@ class Server:
 
 def withyou_command() -> list[str]:
     script = Path(sys.executable).with_name("withyou")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "withyou.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "orchestration.cli"]
 
 
 def start_server(bundle: Path, log_path: Path, *args: str, env: dict[str, str] | None = None) -> Server:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from withyou.cli import app
+from orchestration.cli import app
 
 
 @dataclass

@@ -480,7 +480,7 @@ def test_mirrored_files_match_the_hashes_pinned_in_the_sources_table():
 def test_cli_list_shows_which_datasets_are_present(tmp_path):
     from typer.testing import CliRunner
 
-    from withyou.cli import app
+    from orchestration.cli import app
 
     (tmp_path / "edos").mkdir()
     shutil.copy(FIXTURE_DATA / EDOS_CSV, tmp_path / EDOS_CSV)
@@ -494,7 +494,7 @@ def test_cli_list_shows_which_datasets_are_present(tmp_path):
 def test_cli_list_marks_noncommercial_sources_and_benchmark_splits(tmp_path):
     from typer.testing import CliRunner
 
-    from withyou.cli import app
+    from orchestration.cli import app
 
     result = CliRunner().invoke(app, ["data", "list", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output

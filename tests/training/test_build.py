@@ -15,7 +15,7 @@ from training.build import BuildConfig, build_dataset
 from training.dedup import deduplicate, normalize_text
 from training.manifest import content_hash
 from training.split import assign_splits
-from withyou.cli import app
+from orchestration.cli import app
 from withyou.labels import LABELS
 from withyou.records import DataError, Record, read_jsonl
 

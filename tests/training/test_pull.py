@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from training.pull import PullError, pull_dataset
-from withyou.cli import app
+from orchestration.cli import app
 
 GOOD = (
     b"rewire_id,text,label_sexist,label_category,label_vector,split\n"

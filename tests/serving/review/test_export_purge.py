@@ -12,7 +12,7 @@ from serving.review.export import export_reviewed
 from serving.review.models import utc_now
 from serving.review.store import ReviewStore
 from tests.serving.review.helpers import candidate
-from withyou.cli import app
+from orchestration.cli import app
 from withyou.records import read_jsonl
 
 

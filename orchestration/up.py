@@ -82,7 +82,7 @@ def train_and_promote(console, *, fast: bool, dataset: Path | None, data_dir: Pa
     from training.config import ConfigError, TrainConfig
     from training.export import ExportError
     from training.pipeline import run_training
-    from training.retrain import FAST_PARITY_MIN_INT8_AGREEMENT
+    from orchestration.retrain import FAST_PARITY_MIN_INT8_AGREEMENT
     from training.tracking import RegistryError, promote
     from withyou import paths
     from withyou.records import DataError

@@ -27,12 +27,14 @@ def _register_stages() -> None:
     from evaluation.cli import register as register_evaluation
     from serving.cli import register as register_serving
     from serving.review.cli import register as register_review
-    from withyou.up import register as register_up
+    from orchestration.retrain import register as register_retrain
+    from orchestration.up import register as register_up
 
     register_training(app)
     register_evaluation(app)
     register_serving(app)
     register_review(app)
+    register_retrain(app)
     register_up(app)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from withyou.cli import app
+from orchestration.cli import app
 
 
 def test_retrain_without_a_champion_stops_before_training(tmp_path, monkeypatch):

@@ -21,7 +21,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Optional
+
+import typer
 
 from withyou import paths
 
@@ -192,3 +194,59 @@ def write_report(outcome: RetrainOutcome) -> Path:
     payload = {**asdict(outcome), "report_path": str(out), "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     out.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
     return out
+
+
+def retrain(
+    fast: Annotated[bool, typer.Option("--fast", help="Train with the tiny preset (smoke runs)")] = False,
+    no_export: Annotated[bool, typer.Option("--no-export", help="Use the existing review export as it is")] = False,
+    review_export: Annotated[Optional[Path], typer.Option(help="[artifacts/review/exports/reviewed.jsonl]")] = None,
+    extra: Annotated[Optional[list[Path]], typer.Option("--extra", help="More labelled JSONL (repeatable)")] = None,
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Where to build [artifacts/dataset]")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Public datasets folder")] = None,
+    no_public: Annotated[bool, typer.Option("--no-public", help="Seed corpus (+ reviews) only")] = False,
+    seed: int = 13,
+    champion: Annotated[str, typer.Option(help="Model to gate against")] = "champion",
+    tolerance: Annotated[float, typer.Option(min=0.0, help="Gate slack")] = 0.01,
+    no_promote: Annotated[bool, typer.Option("--no-promote", help="Gate only; never move the champion")] = False,
+    max_steps: Annotated[Optional[int], typer.Option(min=1, help="Cap on optimizer steps [preset]")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--lr", "--learning-rate", help="[preset]")] = None,
+    parity_min_int8_agreement: Annotated[
+        Optional[float], typer.Option(min=0.0, max=1.0, help="Export parity floor [0.995; 0.75 with --fast]")
+    ] = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="Review DB: SQLAlchemy URL or SQLite path [env WITHYOU_REVIEW_DB]")] = None,
+) -> None:
+    """Export reviewed labels, rebuild the dataset with them, train a challenger, gate it, promote if it passes."""
+    import os
+
+    from training.config import ConfigError
+    from training.dataset import DatasetMissingError
+    from training.export import ExportError
+    from training.tracking import RegistryError
+    from withyou.records import DataError
+
+    if db:
+        os.environ["WITHYOU_REVIEW_DB"] = db
+    config = RetrainConfig(
+        fast=fast, export=not no_export, review_export=review_export, extra=list(extra or []), dataset_dir=dataset,
+        data_dir=data_dir, include_public=not no_public, seed=seed, champion=champion, tolerance=tolerance,
+        promote=not no_promote, max_steps=max_steps, learning_rate=learning_rate,
+        parity_min_int8_agreement=parity_min_int8_agreement,
+    )  # fmt: skip
+    try:
+        outcome = run_retrain(config, echo=typer.echo)
+    except (RetrainError, ConfigError, DatasetMissingError, DataError, ExportError, RegistryError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(BAD_INPUT)
+    verdict = outcome.gate or {}
+    typer.echo(
+        f"retrain: challenger {outcome.model_version} (registered version {outcome.registered_version}), "
+        f"{outcome.review_rows} reviewed items merged; gate {'PASS' if verdict.get('passed') else 'FAIL'}; "
+        f"{'promoted to champion' if outcome.promoted else 'champion unchanged'}; report {outcome.report_path}"
+    )
+    for note in outcome.notes:
+        typer.echo(f"  {note}")
+    raise typer.Exit(outcome.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("retrain")(retrain)
