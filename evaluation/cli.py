@@ -63,14 +63,15 @@ def run_evaluation(model: str, config, against: str | None) -> int:
     from evaluation.gate import GateError
     from evaluation.peers import BaselineError
     from evaluation.report import log_to_mlflow, write_report
-    from evaluation.run import EvaluationError, evaluate_bundle, gate_against, load_eval_data, resolve_ref
+    from evaluation.run import EvaluationError, evaluate_bundle, gate_against, load_eval_data
+    from withyou.registry import resolve_bundle
     from evaluation.thresholds import ThresholdError
     from withyou import paths
     from withyou.bundle import BundleError
     from withyou.records import DataError
 
     try:
-        bundle_dir = resolve_ref(model)
+        bundle_dir = resolve_bundle(model)
         data = load_eval_data(config.dataset_dir)
         evaluation = evaluate_bundle(bundle_dir, config, data)
         verdict = gate_against(against, evaluation, data, config) if against else None
@@ -79,7 +80,7 @@ def run_evaluation(model: str, config, against: str | None) -> int:
         return BAD_INPUT
     if verdict:
         evaluation.metrics["gate"] = verdict.to_json()
-    out_dir = config.out_dir or paths.artifacts_dir() / "evaluations" / evaluation.metrics["model_version"]
+    out_dir = config.out_dir or paths.evaluations_dir() / evaluation.metrics["model_version"]
     html_path, metrics_path = write_report(evaluation, out_dir)
     for notice in evaluation.metrics["notices"]:
         typer.secho(f"notice: {notice}", fg=typer.colors.YELLOW, err=True)

@@ -49,20 +49,10 @@ from withyou.records import DataError, Record, read_jsonl
 from withyou.registry import resolve_bundle
 
 
-REGISTERED_MODEL = "withyou"
-ALIASES = ("champion", "challenger")
 
 
 class EvaluationError(ValueError):
     """The evaluation cannot run on what it was given; the message says what to fix."""
-
-
-def resolve_ref(ref: str) -> Path:
-    """A local bundle directory for a path, models:/withyou@ALIAS, models:/withyou/VERSION, runs:/…, or the bare
-    alias `champion` / `challenger` (withyou.registry.resolve_bundle; raises BundleError when there is none)."""
-    if ref in ALIASES and not Path(ref).exists():
-        ref = f"models:/{REGISTERED_MODEL}@{ref}"
-    return resolve_bundle(ref)
 
 
 @dataclass
@@ -264,7 +254,7 @@ def gate_against(champion_ref: str, challenger: Evaluation, data: EvalData, conf
     and compare the two scorecards (evaluation/gate.py); never trusts stored numbers, never writes the champion."""
     from dataclasses import replace
 
-    champion_dir = resolve_ref(champion_ref)
+    champion_dir = resolve_bundle(champion_ref)
     champion_config = replace(config, write_bundle=False, peers=False, log_mlflow=False, shown_errors=0, extra=[])
     champion = evaluate_bundle(champion_dir, champion_config, data)
     return compare(

@@ -26,6 +26,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from withyou import paths
+from withyou.registry import CHAMPION
 
 PASSED, GATE_FAILED, BAD_INPUT = 0, 1, 2
 FAST_PARITY_MIN_INT8_AGREEMENT = 0.75
@@ -50,7 +51,7 @@ class RetrainConfig:
     data_dir: Path | None = None
     include_public: bool = True
     seed: int = 13
-    champion: str = "champion"
+    champion: str = CHAMPION
     tolerance: float = 0.01
     promote: bool = True
     max_steps: int | None = None
@@ -74,11 +75,11 @@ class RetrainOutcome:
 
 def champion_exists(ref: str) -> bool:
     """Whether the gate has something to compare with (checked before any training)."""
-    from evaluation.run import resolve_ref
     from withyou.bundle import BundleError
+    from withyou.registry import resolve_bundle
 
     try:
-        resolve_ref(ref)
+        resolve_bundle(ref)
     except (BundleError, ValueError, LookupError):
         return False
     return True
@@ -117,7 +118,7 @@ def gate(config: RetrainConfig, bundle_dir: Path, model_version: str) -> tuple[i
     from evaluation.cli import run_evaluation
     from evaluation.run import EvaluationConfig
 
-    out_dir = paths.artifacts_dir() / "evaluations" / model_version
+    out_dir = paths.evaluations_dir() / model_version
     evaluation = EvaluationConfig(dataset_dir=config.dataset_dir, out_dir=out_dir, tolerance=config.tolerance)
     code = run_evaluation(str(bundle_dir), evaluation, config.champion)
     metrics_path = out_dir / "metrics.json"
@@ -189,7 +190,7 @@ def _dataset_summary(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_report(outcome: RetrainOutcome) -> Path:
-    out = paths.artifacts_dir() / "retrain" / f"{outcome.model_version}.json"
+    out = paths.retrain_reports_dir() / f"{outcome.model_version}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {**asdict(outcome), "report_path": str(out), "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     out.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
@@ -205,7 +206,7 @@ def retrain(
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Public datasets folder")] = None,
     no_public: Annotated[bool, typer.Option("--no-public", help="Seed corpus (+ reviews) only")] = False,
     seed: int = 13,
-    champion: Annotated[str, typer.Option(help="Model to gate against")] = "champion",
+    champion: Annotated[str, typer.Option(help="Model to gate against")] = CHAMPION,
     tolerance: Annotated[float, typer.Option(min=0.0, help="Gate slack")] = 0.01,
     no_promote: Annotated[bool, typer.Option("--no-promote", help="Gate only; never move the champion")] = False,
     max_steps: Annotated[Optional[int], typer.Option(min=1, help="Cap on optimizer steps [preset]")] = None,

@@ -20,7 +20,7 @@ from typing import Annotated, Optional
 
 import typer
 
-CHAMPION_REF = "models:/withyou@champion"
+from withyou.registry import CHAMPION_REF
 
 
 def up(

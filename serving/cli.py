@@ -41,8 +41,9 @@ def serve(
     """Serve the classifier over HTTP (BentoML): POST /classify, /healthz, /readyz, /metrics, /docs.json."""
     from pydantic import ValidationError
 
-    from serving.config import ServingSettings, resolve_bundle_ref
-    from withyou.bundle import BundleError, check_bundle_dir
+    from serving.config import ServingSettings
+    from withyou.bundle import BundleError
+    from withyou.registry import resolve_bundle
 
     flags = dict(
         bundle=bundle, host=host, port=port, workers=workers, ort_threads=ort_threads,
@@ -55,8 +56,7 @@ def serve(
         overrides["api_key"] = read_api_key(api_key_file)
     try:
         settings = ServingSettings(**overrides)
-        bundle_dir = resolve_bundle_ref(settings.bundle)
-        check_bundle_dir(bundle_dir)
+        bundle_dir = resolve_bundle(settings.bundle)
     except (ValidationError, BundleError, ValueError, LookupError) as exc:
         typer.secho(f"cannot serve: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None

@@ -25,9 +25,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from withyou.labels import Action
 from withyou.policy import Thresholds
+from withyou.registry import CHAMPION_REF
 
 ENV_PREFIX = "WITHYOU_"
-DEFAULT_BUNDLE = "models:/withyou@champion"
 
 
 def available_cores() -> int:
@@ -43,7 +43,7 @@ class ServingSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    bundle: str = Field(DEFAULT_BUNDLE, description="bundle directory, or a registry ref like models:/withyou@champion")
+    bundle: str = Field(CHAMPION_REF, description="bundle reference: a directory, models:/withyou@champion, runs:/…, champion (withyou/registry.py)")
     host: str = "127.0.0.1"
     port: int = Field(3000, ge=1, le=65535)
 
@@ -118,11 +118,3 @@ def get_settings() -> ServingSettings:
     """The process-wide settings, read once from the environment."""
     return ServingSettings()
 
-
-def resolve_bundle_ref(ref: str) -> Path:
-    """A bundle directory from a path or a registry ref (`models:/withyou@champion`; mlflow loads only then)."""
-    if ref.startswith("models:/"):
-        from withyou.registry import resolve_bundle
-
-        return Path(resolve_bundle(ref))
-    return Path(ref).expanduser().resolve()

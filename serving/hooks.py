@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 logger = logging.getLogger("withyou.serving.review")
 
@@ -53,8 +53,10 @@ class NullSink:
         return None
 
 
-def load_sink(ref: str | None) -> ReviewSink:
-    """Build the sink named by 'package.module:factory' (a zero-argument callable), or NullSink when ref is empty."""
+def load_sink(ref: str | None, classifier: Any) -> ReviewSink:
+    """Build the sink named by 'package.module:factory', or NullSink when ref is empty. The factory is called with
+    the server's loaded withyou.bundle.Classifier, so a sink that scores posts (the review sink scores parents)
+    shares the served model instead of loading a second copy."""
     if not ref:
         return NullSink()
     module_name, _, attr = ref.partition(":")
@@ -63,7 +65,7 @@ def load_sink(ref: str | None) -> ReviewSink:
     factory = getattr(importlib.import_module(module_name), attr, None)
     if factory is None:
         raise ValueError(f"review sink {ref!r}: module {module_name} has no {attr}")
-    sink = factory()
+    sink = factory(classifier)
     if not isinstance(sink, ReviewSink):
         raise ValueError(f"review sink {ref!r} returned {type(sink).__name__}, which has no enqueue(candidate) method")
     return sink

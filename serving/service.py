@@ -22,13 +22,14 @@ import time
 
 import bentoml
 
-from serving.config import get_settings, resolve_bundle_ref
+from serving.config import get_settings
 from serving.guard import RequestGuard
 from serving.hooks import ReviewCandidate, ReviewQueue, load_sink, now_utc
 from serving.metrics import serving_metrics
 from serving.review.app import review_app
 from serving.schemas import ClassifyItem, ClassifyItems, ClassifyResult
 from withyou.bundle import Classifier, Item
+from withyou.registry import resolve_bundle
 
 logger = logging.getLogger("withyou.serving")
 settings = get_settings()
@@ -61,7 +62,7 @@ class WithYou:
         self.ready = False
         configure_logging(settings.log_level)
         started = time.perf_counter()
-        bundle_path = resolve_bundle_ref(settings.bundle)
+        bundle_path = resolve_bundle(settings.bundle)
         self.classifier = Classifier.from_bundle(
             bundle_path, intra_op_threads=settings.threads_per_worker(), batch_size=settings.max_batch_size
         )
@@ -69,7 +70,7 @@ class WithYou:
         self.model_version = self.classifier.model_version
         self.metrics = serving_metrics()
         self.review = ReviewQueue(
-            load_sink(settings.review_sink),
+            load_sink(settings.review_sink, self.classifier),
             actions=settings.review_actions,
             maxsize=settings.review_queue_size,
             on_outcome=lambda outcome: self.metrics.review_candidates.labels(outcome=outcome).inc(),

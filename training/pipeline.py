@@ -23,6 +23,7 @@ from training.dataset import DatasetSplits, label_ids, load_dataset
 from withyou import paths
 from withyou.encoding import NORMALIZATION
 from withyou.labels import LABEL_TO_ID, LABELS
+from withyou.registry import MODEL_NAME
 
 CHECKPOINT_INFO = "withyou_train.json"
 
@@ -81,7 +82,7 @@ def run_training(config: TrainConfig) -> TrainOutcome:
     resolve_base_model(config.base_model)  # a wrong path fails here, before an MLflow run is opened
     dataset = load_dataset(config.dataset_dir)
     model_version = new_model_version(dataset.content_hash)
-    model_dir = paths.artifacts_dir(config.artifacts_dir) / "models" / model_version
+    model_dir = paths.models_dir(config.artifacts_dir) / model_version
     run = TrainingRun(config.as_params(), dataset.content_hash, model_version, config.tags) if config.track else None
     with run or nullcontext():
         fit = fit_transformer(
@@ -130,7 +131,7 @@ def run_training(config: TrainConfig) -> TrainOutcome:
                              "train_examples_per_s": fit.train_examples_per_s})
             run.log_outputs(model_dir)
             registered = run.register(description=f"{model_version} (data {dataset.content_hash[:12]})")
-            report["mlflow"] = {"run_id": run.run_id, "registered_model": "withyou", "version": registered}
+            report["mlflow"] = {"run_id": run.run_id, "registered_model": MODEL_NAME, "version": registered}
             report["timings_s"]["total"] = time.perf_counter() - started
             run.log_report(write_json(model_dir / "train_report.json", report))
     print_comparison(models)

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from withyou import paths
+from withyou.registry import CHALLENGER, CHAMPION, MODEL_NAME
 
-EXPERIMENT = "withyou"
-MODEL_NAME = "withyou"
-CHALLENGER, CHAMPION = "challenger", "champion"
+EXPERIMENT = MODEL_NAME
 
 
 class RegistryError(LookupError):

@@ -35,8 +35,28 @@ def dataset_dir(artifacts: Path | None = None) -> Path:
     return artifacts_dir(artifacts) / "dataset"
 
 
-def bundles_dir(artifacts: Path | None = None) -> Path:
-    return artifacts_dir(artifacts) / "bundles"
+def models_dir(artifacts: Path | None = None) -> Path:
+    """Trained models, one folder per model version: bundle/, checkpoint/, reports (training/pipeline.py)."""
+    return artifacts_dir(artifacts) / "models"
+
+
+def registry_cache_dir(artifacts: Path | None = None) -> Path:
+    """Bundles downloaded from the MLflow registry, one folder per registered version (withyou/registry.py)."""
+    return artifacts_dir(artifacts) / "registry"
+
+
+def evaluations_dir(artifacts: Path | None = None) -> Path:
+    """`withyou evaluate` output, one folder per evaluated model version."""
+    return artifacts_dir(artifacts) / "evaluations"
+
+
+def review_dir(artifacts: Path | None = None) -> Path:
+    """The review queue's SQLite database and its exports (serving/review)."""
+    return artifacts_dir(artifacts) / "review"
+
+
+def retrain_reports_dir(artifacts: Path | None = None) -> Path:
+    return artifacts_dir(artifacts) / "retrain"
 
 
 def mlflow_dir() -> Path:

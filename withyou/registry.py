@@ -1,9 +1,13 @@
-"""Turn a bundle reference into a local bundle directory: what serving and evaluation accept as `--bundle`.
+"""The one bundle resolver: a bundle reference → a local bundle directory. Every command that takes a model
+(`serve`, `evaluate`, `up`, `retrain`, `score`, the review sink through the server) resolves it here.
 
-    artifacts/models/<version>/bundle      a bundle directory (or the model directory holding bundle/)
+    artifacts/models/<version>/bundle      a bundle directory
+    artifacts/models/<version>             a model directory holding bundle/
+    20261129-195152-ce838164               a model version folder under artifacts/models/ (withyou.paths.models_dir)
     models:/withyou@champion               a registered-model alias in the MLflow store (withyou.paths)
     models:/withyou/3                      a registered-model version
     runs:/<run_id>/bundle                  a run's logged bundle
+    champion, challenger                   bare aliases of the registered model (unless a folder of that name exists)
 
 Registry references are downloaded once into <artifacts>/registry/<name>/<version>/ and reused. mlflow is
 imported only for those; this module never imports torch.
@@ -19,25 +23,36 @@ from pathlib import Path
 from withyou import paths
 from withyou.bundle import BundleError, check_bundle_dir
 
+MODEL_NAME = "withyou"
+"""The registered model's name (MLflow) — declared here only."""
+CHAMPION, CHALLENGER = "champion", "challenger"
+ALIASES = (CHAMPION, CHALLENGER)
+CHAMPION_REF = f"models:/{MODEL_NAME}@{CHAMPION}"
+"""What `serve`, `up` and `score` use when no model is named."""
+
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?$")
 
 
 def resolve_bundle(ref: str | Path, cache_dir: Path | None = None) -> Path:
     """A local, complete bundle directory for `ref`; raises BundleError with the reason when there is none."""
-    text = str(ref)
+    text = str(ref).strip()
+    if text in ALIASES and not Path(text).exists():
+        text = f"models:/{MODEL_NAME}@{text}"
     if text.startswith("models:/"):
         return _registered_bundle(text, cache_dir)
     if text.startswith("runs:/"):
         return _download(text, _cache_root(cache_dir) / "runs" / text[len("runs:/") :].strip("/"))
     path = Path(text).expanduser()
+    if not path.exists() and "/" not in text and (paths.models_dir() / text).is_dir():
+        path = paths.models_dir() / text
     if not (path / "model.onnx").exists() and (path / "bundle").is_dir():
         path = path / "bundle"
     check_bundle_dir(path)
-    return path
+    return path.resolve()
 
 
 def _cache_root(cache_dir: Path | None) -> Path:
-    return Path(cache_dir) if cache_dir else paths.artifacts_dir() / "registry"
+    return Path(cache_dir) if cache_dir else paths.registry_cache_dir()
 
 
 def _registered_bundle(uri: str, cache_dir: Path | None) -> Path:

@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from withyou import paths
 
 ENV_PREFIX = "WITHYOU_REVIEW_"
-SINK_REF = "serving.review.store:create_sink"
+SINK_REF = "serving.review.sink:create_sink"
 
 
 class ReviewSettings(BaseSettings):
@@ -49,7 +49,7 @@ def database_url(db: str | None) -> str:
     """A SQLAlchemy URL from a URL, a SQLite file path, or nothing (the default file under the artifacts folder)."""
     if db and "://" in db:
         return db
-    path = Path(db).expanduser() if db else paths.artifacts_dir() / "review" / "review.db"
+    path = Path(db).expanduser() if db else paths.review_dir() / "review.db"
     return f"sqlite:///{path.resolve()}"
 
 

@@ -23,7 +23,7 @@ SOURCE = "review"
 
 
 def default_export_path() -> Path:
-    return paths.artifacts_dir() / "review" / "exports" / "reviewed.jsonl"
+    return paths.review_dir() / "exports" / "reviewed.jsonl"
 
 
 @dataclass

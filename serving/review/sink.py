@@ -1,6 +1,6 @@
 """The review sink: serving.hooks.ReviewCandidate → a row in the review store, off the /classify request path.
 
-Turn it on with `WITHYOU_REVIEW_SINK=serving.review.store:create_sink` (or `withyou serve --review-sink …`).
+Turn it on with `WITHYOU_REVIEW_SINK=serving.review.sink:create_sink` (or `withyou serve --review-sink …`).
 It runs on the hook's single background thread (serving/hooks.py), so nothing here can slow or fail /classify.
 
 Retries: a transient database error (SQLAlchemy OperationalError / DisconnectionError / pool timeout — "database
@@ -9,9 +9,9 @@ is locked", a dropped PostgreSQL connection) is retried up to `store_attempts` t
 error goes up to the hook, which logs the item id and counts `withyou_review_candidates_total{outcome="failed"}`.
 While a candidate is being retried the next ones wait in the hook's bounded queue (dropped and counted when full).
 
-Priority: when the candidate has a parent post, the sink classifies the parent with the same bundle (its own
-onnxruntime session, one thread, loaded on first use, results cached by parent-text hash because many replies
-share one parent) and stores the parent's scores; `parent_is_disclosure` (the parent's most probable label is
+Priority: when the candidate has a parent post, the sink classifies the parent with the served Classifier (the
+worker's own loaded model, handed to the factory; results cached by parent-text hash because many replies share
+one parent) and stores the parent's scores; `parent_is_disclosure` (the parent's most probable label is
 disclosure) puts the reply at the head of the queue. A failure there only loses the priority flag, never the item.
 Logs carry item ids and error types only, never text.
 """
@@ -38,12 +38,11 @@ ParentScorer = Callable[[str], "dict[str, float] | None"]
 
 
 class BundleParentScorer:
-    """Scores parent posts with a bundle, lazily loaded; an LRU cache keyed by text hash saves repeated parents."""
+    """Scores parent posts with the served Classifier; an LRU cache keyed by text hash saves repeated parents."""
 
-    def __init__(self, bundle: str, cache_size: int = 2048) -> None:
-        self.bundle = bundle
+    def __init__(self, classifier: Any, cache_size: int = 2048) -> None:
+        self.classifier = classifier
         self.cache_size = cache_size
-        self._classifier: Any = None
         self._cache: OrderedDict[bytes, dict[str, float]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -53,14 +52,9 @@ class BundleParentScorer:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-            if self._classifier is None:
-                from serving.config import resolve_bundle_ref
-                from withyou.bundle import Classifier
-
-                self._classifier = Classifier.from_bundle(resolve_bundle_ref(self.bundle), intra_op_threads=1)
             from withyou.bundle import Item
 
-            scores = dict(self._classifier.predict([Item(text=parent_text)])[0].scores)
+            scores = dict(self.classifier.predict([Item(text=parent_text)])[0].scores)
             self._cache[key] = scores
             if len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
@@ -87,12 +81,11 @@ class StoreSink:
         self._sleep = sleep
 
     @classmethod
-    def from_settings(cls) -> "StoreSink":
-        from serving.config import get_settings
+    def from_settings(cls, classifier: Any) -> "StoreSink":
         from serving.review.config import get_review_settings
 
         settings = get_review_settings()
-        scorer = BundleParentScorer(get_settings().bundle) if settings.classify_parents else None
+        scorer = BundleParentScorer(classifier) if settings.classify_parents else None
         return cls(
             ReviewStore.from_settings(settings),
             attempts=settings.store_attempts,
@@ -124,3 +117,8 @@ class StoreSink:
         except Exception as exc:  # the item still goes to the queue, only without the priority flag
             logger.warning("could not classify the parent of item id=%s: %s", candidate.id, type(exc).__name__)
             return None
+
+
+def create_sink(classifier: Any) -> StoreSink:
+    """The `WITHYOU_REVIEW_SINK` factory (`serving.review.sink:create_sink`), called by serving.hooks.load_sink."""
+    return StoreSink.from_settings(classifier)

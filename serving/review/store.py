@@ -9,7 +9,7 @@ see serving/review/sink.py), then P(harassing) high to low, then oldest first.
 
 Item life: pending → (claim) → claimed → (decide) → decided | escalated; undo puts the reviewer's decision back
 to pending. Deciding needs no prior claim. A claim older than `claim_minutes` no longer blocks other reviewers.
-`create_sink()` is the `WITHYOU_REVIEW_SINK` factory (serving.hooks.ReviewSink).
+`serving.review.sink:create_sink` is the `WITHYOU_REVIEW_SINK` factory that fills it.
 """
 
 from __future__ import annotations
@@ -364,10 +364,3 @@ class ReviewStore:
                 .order_by(ReviewItem.id)
                 .execution_options(yield_per=500)
             )
-
-
-def create_sink() -> Any:
-    """The `WITHYOU_REVIEW_SINK` factory: `serving.review.store:create_sink` (see serving/review/sink.py)."""
-    from serving.review.sink import StoreSink
-
-    return StoreSink.from_settings()

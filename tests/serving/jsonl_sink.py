@@ -26,5 +26,5 @@ class JsonlSink:
             handle.write(json.dumps(asdict(candidate), ensure_ascii=False) + "\n")
 
 
-def make_sink() -> JsonlSink:
+def make_sink(classifier) -> JsonlSink:
     return JsonlSink(Path(os.environ["WITHYOU_TEST_SINK_FILE"]))

@@ -20,7 +20,7 @@ from tests.serving.conftest import Server, start_server, stop_server
 ALICE_KEY = "alice-review-key-0123456789"
 BOB_KEY = "bob-review-key-0123456789"
 CLASSIFY_KEY = "classify-key-0123456789"
-SINK = "serving.review.store:create_sink"
+SINK = "serving.review.sink:create_sink"
 KEYS = {"alice": ALICE_KEY, "bob": BOB_KEY}
 
 

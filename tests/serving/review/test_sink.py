@@ -86,7 +86,7 @@ def test_parent_scorer_flags_a_parent_the_model_reads_as_a_disclosure(tiny_bundl
     parent = "He grabbed me at the office party last year and I never told anyone until now."
     expected = Classifier.from_bundle(tiny_bundle).predict([Item(text=parent)])[0]
     store = ReviewStore(f"sqlite:///{tmp_path / 'review.db'}")
-    sink = StoreSink(store, parent_scorer=BundleParentScorer(str(tiny_bundle)))
+    sink = StoreSink(store, parent_scorer=BundleParentScorer(Classifier.from_bundle(tiny_bundle)))
 
     sink.enqueue(candidate("reply", 0.9, parent_text=parent))
 
