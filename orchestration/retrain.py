@@ -1,13 +1,10 @@
 """`withyou retrain`: reviewed labels back into the model — export → build → train a challenger → gate → promote.
 
 1. Export the review queue's decided items (serving/review/export.py) to artifacts/review/exports/reviewed.jsonl.
-2. Build the dataset with that file as an extra (training/build.py add_extra_records: the base split does not move,
-   so the champion's held-out test posts stay held out).
-3. Train a challenger (`withyou train`'s run_training; --fast for the tiny preset); it is registered in MLflow
-   as a new version of "withyou" with alias "challenger".
-4. Evaluate it with the gate against the champion (`withyou evaluate … --against champion`): both models scored
-   on the same test split of the new build; calibration and thresholds written into the challenger's bundle.
-5. Promote (alias "champion") only when the gate passes.
+2. The lifecycle (orchestration/lifecycle.py) with that file as an extra: rebuild (training/build.py
+   add_extra_records: the base split does not move, so the champion's held-out test posts stay held out) → train a
+   challenger (registered with alias "challenger") → evaluate + gate against the champion on the new build's test
+   split → promote only when the gate passes.
 
 Every step logs to MLflow (training and evaluation log their own runs); the retrain adds tags to the challenger's
 run (`retrain.*`: review rows, gate verdict, promotion) and writes artifacts/retrain/<model_version>.json.
@@ -25,13 +22,9 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
+from orchestration.lifecycle import BAD_INPUT, LifecycleConfig, champion_exists, run_lifecycle
 from withyou import paths
 from withyou.registry import CHAMPION
-
-PASSED, GATE_FAILED, BAD_INPUT = 0, 1, 2
-FAST_PARITY_MIN_INT8_AGREEMENT = 0.75
-"""A dozen --fast steps leave near-tied logits that int8 rounding flips (95-98 % agreement on the seed build);
-as in tests/conftest.py, the smoke preset only asks for 75 %. Full retrains keep training's 99.5 % check."""
 
 
 class RetrainError(RuntimeError):
@@ -50,14 +43,16 @@ class RetrainConfig:
     """Where the merged dataset is built [artifacts/dataset]."""
     data_dir: Path | None = None
     include_public: bool = True
-    seed: int = 13
+    seed: int | None = None
+    """Build seed [training/build.py default]."""
     champion: str = CHAMPION
-    tolerance: float = 0.01
+    tolerance: float | None = None
+    """Gate slack [evaluation's default]."""
     promote: bool = True
     max_steps: int | None = None
     learning_rate: float | None = None
     parity_min_int8_agreement: float | None = None
-    """None: training's 99.5 %, or FAST_PARITY_MIN_INT8_AGREEMENT with --fast (see train_config)."""
+    """None: training's 99.5 %, or FAST_PARITY_MIN_INT8_AGREEMENT with --fast (orchestration/lifecycle.py)."""
 
 
 @dataclass
@@ -71,18 +66,6 @@ class RetrainOutcome:
     promoted: bool = False
     report_path: Path | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def champion_exists(ref: str) -> bool:
-    """Whether the gate has something to compare with (checked before any training)."""
-    from withyou.bundle import BundleError
-    from withyou.registry import resolve_bundle
-
-    try:
-        resolve_bundle(ref)
-    except (BundleError, ValueError, LookupError):
-        return False
-    return True
 
 
 def export_reviews(config: RetrainConfig, echo: Callable[[str], None]) -> tuple[Path, int]:
@@ -100,30 +83,17 @@ def export_reviews(config: RetrainConfig, echo: Callable[[str], None]) -> tuple[
     return path, summary.written
 
 
-def build_with_reviews(config: RetrainConfig, review_export: Path, echo: Callable[[str], None]) -> dict[str, Any]:
-    from training.build import BuildConfig, Notices, build_dataset
-
-    extras = (str(review_export), *(str(p) for p in config.extra))
-    manifest = build_dataset(
-        BuildConfig(data_dir=config.data_dir, out_dir=config.dataset_dir, include_public=config.include_public,
-                    seed=config.seed, extra=extras),  # fmt: skip
-        notices=Notices(lambda line: echo(f"notice: {line}")),
-    )
-    echo(f"dataset {manifest['content_hash'][:12]}: {manifest['rows']}, review rows added {manifest['extra'].get('added')}")
-    return manifest
-
-
-def gate(config: RetrainConfig, bundle_dir: Path, model_version: str) -> tuple[int, dict[str, Any] | None]:
-    """`withyou evaluate BUNDLE --against champion` on the merged dataset; (exit code, metrics["gate"])."""
-    from evaluation.cli import run_evaluation
-    from evaluation.run import EvaluationConfig
-
-    out_dir = paths.evaluations_dir() / model_version
-    evaluation = EvaluationConfig(dataset_dir=config.dataset_dir, out_dir=out_dir, tolerance=config.tolerance)
-    code = run_evaluation(str(bundle_dir), evaluation, config.champion)
-    metrics_path = out_dir / "metrics.json"
-    verdict = json.loads(metrics_path.read_text(encoding="utf-8")).get("gate") if metrics_path.is_file() else None
-    return code, verdict
+def lifecycle_config(config: RetrainConfig, review_export: Path, review_rows: int) -> LifecycleConfig:
+    """The lifecycle run of a retrain: rebuild with the review export as an extra, gate against the champion."""
+    overrides: dict[str, Any] = {"tags": {"trigger": "retrain", "review_rows": str(review_rows)}}
+    for name in ("max_steps", "learning_rate", "parity_min_int8_agreement"):
+        if getattr(config, name) is not None:
+            overrides[name] = getattr(config, name)
+    return LifecycleConfig(
+        fast=config.fast, dataset_dir=config.dataset_dir, rebuild=True, data_dir=config.data_dir,
+        include_public=config.include_public, seed=config.seed, extra=[review_export, *config.extra],
+        champion=config.champion, tolerance=config.tolerance, promote=config.promote, train_overrides=overrides,
+    )  # fmt: skip
 
 
 def tag_run(run_id: str | None, tags: dict[str, Any]) -> None:
@@ -136,51 +106,24 @@ def tag_run(run_id: str | None, tags: dict[str, Any]) -> None:
         client.set_tag(run_id, f"retrain.{key}", str(value))
 
 
-def train_config(config: RetrainConfig, tags: dict[str, str] | None = None) -> Any:
-    """The TrainConfig of the challenger: training's defaults, or its --fast preset, plus the given overrides."""
-    from training.config import TrainConfig
-
-    overrides: dict[str, Any] = {"dataset_dir": config.dataset_dir, "tags": dict(tags or {})}
-    for name in ("max_steps", "learning_rate", "parity_min_int8_agreement"):
-        if getattr(config, name) is not None:
-            overrides[name] = getattr(config, name)
-    if not config.fast:
-        return TrainConfig(**overrides)
-    overrides.setdefault("parity_min_int8_agreement", FAST_PARITY_MIN_INT8_AGREEMENT)
-    return TrainConfig.fast(**overrides)
-
-
 def run_retrain(config: RetrainConfig, echo: Callable[[str], None] = print) -> RetrainOutcome:
-    from training.pipeline import run_training
-    from training.tracking import promote
-
     if not champion_exists(config.champion):
         raise RetrainError(
             f"no {config.champion!r} model to gate against: train one and promote it first "
-            "(`withyou train`, `withyou evaluate`, `withyou promote VERSION`)"
+            "(`withyou up`, or `withyou train`, `withyou evaluate`, `withyou promote VERSION`)"
         )
     review_export, review_rows = export_reviews(config, echo)
     if review_rows == 0:
         echo("notice: no reviewed items yet; retraining on the base dataset alone")
-    manifest = build_with_reviews(config, review_export, echo)
-    trained = run_training(train_config(config, {"trigger": "retrain", "review_rows": str(review_rows)}))
-    run_id = (trained.report.get("mlflow") or {}).get("run_id")
-    outcome = RetrainOutcome(GATE_FAILED, review_rows, _dataset_summary(manifest), trained.model_version,
-                             trained.registered_version)  # fmt: skip
-    code, outcome.gate = gate(config, trained.model_dir / "bundle", trained.model_version)
-    if code == BAD_INPUT or outcome.gate is None:
-        outcome.exit_code = BAD_INPUT
-        outcome.notes.append("evaluation could not run; see its error above")
-    elif code == PASSED:
-        outcome.exit_code = PASSED
-        if config.promote and trained.registered_version:
-            moved = promote(trained.registered_version)
-            outcome.promoted = True
-            outcome.notes.append(f"champion moved from version {moved['previous']} to {moved['version']}")
-        elif not trained.registered_version:
-            outcome.notes.append("not promoted: the challenger was not registered (training ran without MLflow)")
-    tag_run(run_id, {"review_rows": review_rows, "gate_passed": bool(outcome.gate and outcome.gate.get("passed")),
-                     "promoted": outcome.promoted, "dataset_hash": manifest["content_hash"]})  # fmt: skip
+    done = run_lifecycle(lifecycle_config(config, review_export, review_rows), echo)
+    manifest = done.manifest
+    outcome = RetrainOutcome(
+        exit_code=done.exit_code, review_rows=review_rows, dataset=_dataset_summary(manifest),
+        model_version=done.model_version, registered_version=done.registered_version, gate=done.gate,
+        promoted=done.promoted, notes=list(done.notes),
+    )  # fmt: skip
+    tag_run(done.run_id, {"review_rows": review_rows, "gate_passed": bool(done.gate and done.gate.get("passed")),
+                          "promoted": done.promoted, "dataset_hash": manifest["content_hash"]})  # fmt: skip
     outcome.report_path = write_report(outcome)
     return outcome
 
@@ -205,9 +148,9 @@ def retrain(
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Where to build [artifacts/dataset]")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Public datasets folder")] = None,
     no_public: Annotated[bool, typer.Option("--no-public", help="Seed corpus (+ reviews) only")] = False,
-    seed: int = 13,
+    seed: Annotated[Optional[int], typer.Option(help="Build seed [the build's default]")] = None,
     champion: Annotated[str, typer.Option(help="Model to gate against")] = CHAMPION,
-    tolerance: Annotated[float, typer.Option(min=0.0, help="Gate slack")] = 0.01,
+    tolerance: Annotated[Optional[float], typer.Option(min=0.0, help="Gate slack [evaluation's default]")] = None,
     no_promote: Annotated[bool, typer.Option("--no-promote", help="Gate only; never move the champion")] = False,
     max_steps: Annotated[Optional[int], typer.Option(min=1, help="Cap on optimizer steps [preset]")] = None,
     learning_rate: Annotated[Optional[float], typer.Option("--lr", "--learning-rate", help="[preset]")] = None,

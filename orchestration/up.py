@@ -1,15 +1,11 @@
 """`withyou up` — the README's main job: make sure a calibrated model exists, then serve it.
 
-    1. a model to serve?   --bundle PATH/REF, else models:/withyou@champion; found → skip to 5 (unless --retrain)
-    2. dataset built?      artifacts/dataset/manifest.json, else `withyou data build` (mirrored public data when the
-                           data directory has it, the seed corpus always)
-    3. train               `withyou train` (registers version N as challenger)
-    4. evaluate, promote   `withyou evaluate` writes calibration + thresholds into the bundle and its MLflow copy;
-                           the first model has no champion to gate against, so version N becomes champion
-    5. serve               `withyou serve --bundle models:/withyou@champion`
+    1. a model to serve?   --bundle REF, else $WITHYOU_BUNDLE, else the champion; found → serve it (unless --retrain)
+    2. the lifecycle       orchestration/lifecycle.py: build the dataset if missing → train → evaluate → gate against
+                           the champion when one exists (--retrain) → promote only if there was none or it passed
+    3. serve               `withyou serve --bundle models:/withyou@champion`
 
-Each step is the stage's own code, so `up` adds no behaviour of its own beyond the order. Serving replaces this
-process (exec), so torch loaded by training does not stay in the server's memory.
+Serving replaces this process (exec), so torch loaded by training does not stay in the server's memory.
 """
 
 from __future__ import annotations
@@ -25,9 +21,11 @@ from withyou.registry import CHAMPION_REF
 
 def up(
     bundle: Annotated[
-        Optional[str], typer.Option(help="Serve this bundle directory or registry ref instead of the champion")
+        Optional[str], typer.Option(help="Serve this bundle reference instead of the champion (withyou/registry.py)")
     ] = None,
-    retrain: Annotated[bool, typer.Option("--retrain", help="Train a new model even when a champion exists")] = False,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Train a new model even when a champion exists; it must pass the gate")
+    ] = False,
     fast: Annotated[bool, typer.Option("--fast", help="Tiny training preset (smoke runs; not a usable model)")] = False,
     dataset: Annotated[
         Optional[Path], typer.Option(help="Built dataset to train on [artifacts/dataset; built when missing]")
@@ -35,10 +33,10 @@ def up(
     data_dir: Annotated[Optional[Path], typer.Option(help="Public data directory for the build [../shared/data]")] = None,
     no_public: Annotated[bool, typer.Option("--no-public", help="Build from the seed corpus only")] = False,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server at the end")] = True,
-    host: Annotated[Optional[str], typer.Option(help="Address to listen on [127.0.0.1]")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port [3000]")] = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on [serving default]")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port [serving default]")] = None,
 ) -> None:
-    """Train a model if none exists (build → train → evaluate → promote), then serve it."""
+    """Train a model if none exists (build → train → evaluate → gate → promote), then serve it."""
     from rich.console import Console
 
     console = Console()
@@ -49,20 +47,17 @@ def up(
     elif bundle and not retrain:
         _fail(f"no bundle at {bundle}; drop --bundle to train one, or give a bundle directory / models:/ reference")
     else:
-        ref = train_and_promote(console, fast=fast, dataset=dataset, data_dir=data_dir, no_public=no_public)
+        ref = train(console, fast=fast, dataset=dataset, data_dir=data_dir, no_public=no_public)
     if not serve:
         console.print(f"ready to serve: withyou serve --bundle {ref}")
         return
+    import inspect
+
     from serving.cli import serve as start_server
 
-    start_server(bundle=ref, host=host, port=port, **{name: None for name in _SERVE_DEFAULTS})
-
-
-_SERVE_DEFAULTS = (
-    "workers", "ort_threads", "review_threshold", "hide_threshold", "api_key_file", "max_items", "max_text_chars",
-    "max_body_bytes", "max_batch_size", "max_latency_ms", "review_sink",
-)  # fmt: skip
-"""serve()'s remaining options, left to their environment variables and defaults (serving/config.py)."""
+    # Every other option of `withyou serve` left unset (None): serving/config.py's settings and environment decide.
+    unset = {name: None for name in inspect.signature(start_server).parameters}
+    start_server(**{**unset, "bundle": ref, "host": host, "port": port})
 
 
 def existing_bundle(ref: str) -> Path | None:
@@ -75,57 +70,32 @@ def existing_bundle(ref: str) -> Path | None:
         return None
 
 
-def train_and_promote(console, *, fast: bool, dataset: Path | None, data_dir: Path | None, no_public: bool) -> str:
-    """Steps 2–4; returns the reference to serve (the champion alias, or the local bundle without a registry)."""
-    from evaluation.cli import run_evaluation
-    from evaluation.run import EvaluationConfig
-    from training.config import ConfigError, TrainConfig
-    from training.export import ExportError
-    from training.pipeline import run_training
-    from orchestration.retrain import FAST_PARITY_MIN_INT8_AGREEMENT
-    from training.tracking import RegistryError, promote
-    from withyou import paths
-    from withyou.records import DataError
-
-    dataset_dir = Path(dataset) if dataset else paths.dataset_dir()
-    try:
-        if not (dataset_dir / "manifest.json").is_file():
-            if dataset:
-                _fail(f"no built dataset at {dataset_dir} (manifest.json missing); run `withyou data build --out {dataset_dir}`")
-            console.rule("1/3 build the dataset")
-            build(console, dataset_dir, data_dir, no_public)
-        console.rule("2/3 train (transformer + baseline) and export the bundle")
-        overrides = {"dataset_dir": dataset_dir, "tags": {"trigger": "up"}}
-        config = (
-            TrainConfig.fast(parity_min_int8_agreement=FAST_PARITY_MIN_INT8_AGREEMENT, **overrides)
-            if fast
-            else TrainConfig(**overrides)
-        )
-        trained = run_training(config)
-        console.print(f"model {trained.model_version} → {trained.model_dir}")
-        console.rule("3/3 evaluate: calibration, thresholds, report")
-        bundle_dir = trained.model_dir / "bundle"
-        code = run_evaluation(str(bundle_dir), EvaluationConfig(dataset_dir=dataset_dir), against=None)
-        if code != 0:
-            _fail(f"evaluation of {bundle_dir} failed (exit {code}); the model is not promoted")
-        if not trained.registered_version:
-            return str(bundle_dir)
-        moved = promote(trained.registered_version)
-    except (ConfigError, DataError, ExportError, RegistryError) as exc:
-        _fail(str(exc))
-    console.print(f"promoted withyou version {moved['version']} to champion")
-    return CHAMPION_REF
-
-
-def build(console, out_dir: Path, data_dir: Path | None, no_public: bool) -> None:
+def train(console, *, fast: bool, dataset: Path | None, data_dir: Path | None, no_public: bool) -> str:
+    """The lifecycle; returns the reference to serve (the champion alias, or the new bundle without a registry)."""
     from rich.markup import escape
 
-    from training.build import BuildConfig, Notices, build_dataset
-    from training.summary import Steps, print_summary
+    from orchestration.lifecycle import BAD_INPUT, GATE_FAILED, LifecycleConfig, run_lifecycle
+    from training.config import ConfigError
+    from training.export import ExportError
+    from training.tracking import RegistryError
+    from withyou.records import DataError
 
-    config = BuildConfig(data_dir=data_dir, out_dir=out_dir, include_public=not no_public)
-    notices = Notices(lambda line: console.print(f"[yellow]notice[/] {escape(line)}"))
-    print_summary(console, build_dataset(config, progress=Steps(console), notices=notices))
+    if dataset and not (Path(dataset) / "manifest.json").is_file():
+        _fail(f"no built dataset at {dataset} (manifest.json missing); run `withyou data build --out {dataset}`")
+    config = LifecycleConfig(fast=fast, dataset_dir=dataset, data_dir=data_dir, include_public=not no_public,
+                             train_overrides={"tags": {"trigger": "up"}})  # fmt: skip
+    try:
+        done = run_lifecycle(config, echo=lambda line: console.print(escape(line)))
+    except (ConfigError, DataError, ExportError, RegistryError) as exc:
+        _fail(str(exc))
+    for note in done.notes:
+        console.print(escape(note))
+    if done.exit_code == BAD_INPUT:
+        _fail(f"evaluation of {done.bundle_dir} failed; the model is not promoted")
+    if done.exit_code == GATE_FAILED:
+        console.print(f"[yellow]the gate kept the champion[/]: {done.model_version} is not promoted")
+        return CHAMPION_REF
+    return CHAMPION_REF if done.promoted else str(done.bundle_dir)
 
 
 def _fail(message: str) -> None:

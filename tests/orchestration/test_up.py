@@ -49,6 +49,14 @@ def test_up_trains_calibrates_and_promotes_once_then_reuses_the_champion(env, ti
     assert "model found" in second.output
     assert len(list((Path(env["WITHYOU_ARTIFACTS"]) / "models").iterdir())) == 1
 
+    # --retrain trains a challenger and puts it through the gate: promoted exactly when the gate passed
+    third = run_up(["--retrain", "--fast", "--dataset", str(tiny_dataset_dir)], env)
+    assert third.exit_code == 0, third.output
+    assert "gate against champion" in third.output
+    (challenger,) = {p.name for p in (Path(env["WITHYOU_ARTIFACTS"]) / "models").iterdir()} - {models[0].name}
+    metrics = json.loads((Path(env["WITHYOU_ARTIFACTS"]) / "evaluations" / challenger / "metrics.json").read_text())
+    assert ("promoted withyou version 2 to champion" in third.output) == metrics["gate"]["passed"]
+
 
 def test_up_with_a_missing_bundle_is_a_clear_error_and_trains_nothing(env, tmp_path: Path):
     result = run_up(["--bundle", str(tmp_path / "nowhere")], env)
