@@ -11,6 +11,10 @@ from typing import Optional
 
 import typer
 
+from evaluation.config import EvaluationConfig
+
+D = EvaluationConfig()
+"""The defaults every option shows: declared once, in evaluation/config.py."""
 GATE_FAILED = 1
 BAD_INPUT = 2
 
@@ -22,29 +26,30 @@ def register(app: typer.Typer) -> None:
 
 def evaluate(
     model: str = typer.Argument(
-        ..., help="Bundle directory, models:/withyou@ALIAS, or the alias champion / challenger.", show_default=False
+        ..., help="Bundle reference: a directory, models:/withyou@ALIAS, runs:/…, champion, challenger.",
+        show_default=False,
     ),
-    dataset: Optional[Path] = typer.Option(None, help="Built dataset directory (default: artifacts/dataset)."),
+    dataset: Optional[Path] = typer.Option(None, help="Built dataset directory [artifacts/dataset]."),
     extra: list[Path] = typer.Option([], help="Extra labelled JSONL file to score (repeatable)."),
-    out: Optional[Path] = typer.Option(None, help="Report directory (default: artifacts/evaluations/<version>)."),
+    out: Optional[Path] = typer.Option(None, help="Report directory [artifacts/evaluations/<version>]."),
     against: Optional[str] = typer.Option(None, help="Gate against this model (e.g. champion); exit 1 if worse."),
     tolerance: float = typer.Option(
-        0.01, min=0.0, help="Gate slack on every gated number (own test, real-text benchmarks, bias, functional)."
+        D.tolerance, min=0.0, help="Gate slack on every gated number (own test, real-text benchmarks, bias, functional)."
     ),
     no_write_bundle: bool = typer.Option(False, "--no-write-bundle", help="Do not write calibration/thresholds."),
-    cases: Optional[Path] = typer.Option(None, help="Functional cases JSONL (default: evaluation/functional/)."),
-    baseline: Optional[Path] = typer.Option(None, help="Baseline joblib (default: beside the bundle directory)."),
-    precision_target: float = typer.Option(0.95, help="Harassing precision the hide threshold must reach."),
-    recall_target: float = typer.Option(0.90, help="Harassing recall the review threshold must reach."),
-    ece_bins: int = typer.Option(15, min=1, help="Equal-width bins for expected calibration error."),
-    short_words: int = typer.Option(6, min=1, help="Posts with fewer words form the 'short' slice."),
-    batch_size: int = typer.Option(64, min=1, help="Posts per ONNX batch."),
+    cases: Optional[Path] = typer.Option(None, help="Functional cases JSONL [evaluation/functional/cases.jsonl]."),
+    baseline: Optional[Path] = typer.Option(None, help="Baseline joblib [beside the bundle directory]."),
+    precision_target: float = typer.Option(D.precision_target, help="Harassing precision the hide threshold must reach."),
+    recall_target: float = typer.Option(D.recall_target, help="Harassing recall the review threshold must reach."),
+    ece_bins: int = typer.Option(D.ece_bins, min=1, help="Equal-width bins for expected calibration error."),
+    short_words: int = typer.Option(D.short_words, min=1, help="Posts with fewer words form the 'short' slice."),
+    batch_size: int = typer.Option(D.batch_size, min=1, help="Posts per ONNX batch."),
     no_peers: bool = typer.Option(False, "--no-peers", help="Skip the baseline and alt-profanity-check columns."),
     no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not log the report to the model's MLflow run."),
-    shown_errors: int = typer.Option(25, min=0, help="Most confident test errors listed in the report."),
+    shown_errors: int = typer.Option(D.shown_errors, min=0, help="Most confident test errors listed in the report."),
 ) -> None:
     """Evaluate a model bundle on the test split: metrics, calibration, thresholds, functional suite, report, gate."""
-    from evaluation.run import EvaluationConfig, EvaluationError
+    from evaluation.config import EvaluationError
 
     try:
         config = EvaluationConfig(

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_TOLERANCE = 0.01
+from evaluation.config import DEFAULT_TOLERANCE
 
 
 class GateError(ValueError):

@@ -22,9 +22,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from evaluation.config import DEFAULT_ECE_BINS
 from withyou.labels import LABEL_TO_ID, LABELS
 
-DEFAULT_ECE_BINS = 15
 DISCLOSURE = LABEL_TO_ID["disclosure"]
 HARASSING = LABEL_TO_ID["harassing"]
 

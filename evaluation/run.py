@@ -22,10 +22,10 @@ from tqdm.auto import tqdm
 from evaluation.benchmarks import benchmark_section, load_benchmarks, profanity_probs
 from evaluation.bias import DEFAULT_TEMPLATES_PATH, load_bias_cases, run_bias_suite
 from evaluation.calibration import calibrate, write_calibration
+from evaluation.config import EvaluationConfig, EvaluationError
 from evaluation.functional import DEFAULT_CASES_PATH, load_cases, run_functional
-from evaluation.gate import DEFAULT_TOLERANCE, GateVerdict, compare, scorecard
+from evaluation.gate import GateVerdict, compare, scorecard
 from evaluation.metrics import (
-    DEFAULT_ECE_BINS,
     HARASSING,
     classification_metrics,
     expected_calibration_error,
@@ -33,10 +33,8 @@ from evaluation.metrics import (
     reliability_bins,
 )
 from evaluation.peers import BaselineError, BaselineScorer, peer_section
-from evaluation.slices import DEFAULT_SHORT_WORDS, slice_masks, slice_metrics
+from evaluation.slices import slice_masks, slice_metrics
 from evaluation.thresholds import (
-    DEFAULT_PRECISION_TARGET,
-    DEFAULT_RECALL_TARGET,
     choose_thresholds,
     disclosure_exposure,
     threshold_performance,
@@ -47,51 +45,6 @@ from withyou.bundle import Classifier, softmax
 from withyou.labels import LABELS
 from withyou.records import DataError, Record, read_jsonl
 from withyou.registry import resolve_bundle
-
-
-
-
-class EvaluationError(ValueError):
-    """The evaluation cannot run on what it was given; the message says what to fix."""
-
-
-@dataclass
-class EvaluationConfig:
-    """Every option of `withyou evaluate`; the defaults run on 2 CPU cores."""
-
-    dataset_dir: Path | None = None
-    extra: list[Path] = field(default_factory=list)
-    out_dir: Path | None = None
-    cases_path: Path | None = None
-    """Functional cases; default evaluation/functional/cases.jsonl (skipped with a notice if absent)."""
-    bias_templates_path: Path | None = None
-    """Bias-suite templates; default evaluation/bias/templates.toml."""
-    baseline_path: Path | None = None
-    """TF-IDF baseline; default baseline.joblib beside the bundle directory (skipped with a notice if absent)."""
-    precision_target: float = DEFAULT_PRECISION_TARGET
-    recall_target: float = DEFAULT_RECALL_TARGET
-    ece_bins: int = DEFAULT_ECE_BINS
-    short_words: int = DEFAULT_SHORT_WORDS
-    batch_size: int = 64
-    tolerance: float = DEFAULT_TOLERANCE
-    write_bundle: bool = True
-    log_mlflow: bool = True
-    peers: bool = True
-    shown_errors: int = 25
-
-    def __post_init__(self) -> None:
-        for name in ("precision_target", "recall_target"):
-            if not 0 < getattr(self, name) <= 1:
-                raise EvaluationError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-        for name in ("ece_bins", "short_words", "batch_size"):
-            if getattr(self, name) < 1:
-                raise EvaluationError(f"{name} must be ≥ 1, got {getattr(self, name)}")
-        if self.tolerance < 0:
-            raise EvaluationError(f"tolerance must be ≥ 0, got {self.tolerance}")
-
-    def as_json(self) -> dict[str, Any]:
-        return {k: ([str(p) for p in v] if isinstance(v, list) else str(v) if isinstance(v, Path) else v)
-                for k, v in self.__dict__.items()}
 
 
 @dataclass

@@ -21,10 +21,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evaluation.metrics import HARASSING, classification_metrics, disclosure_to_harassing_rate
+from evaluation.config import DEFAULT_SHORT_WORDS
+from evaluation.metrics import (
+    HARASSING,
+    classification_metrics,
+    disclosure_to_harassing_rate,
+)
 from withyou.records import Record
-
-DEFAULT_SHORT_WORDS = 6
 
 _NOT_WORDS = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\S+|[@#]\w+", re.IGNORECASE)
 _LEET_INSIDE = re.compile(r"[a-z][013457@$!*#+]+[a-z]", re.IGNORECASE)

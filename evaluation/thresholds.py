@@ -28,11 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.config import DEFAULT_PRECISION_TARGET, DEFAULT_RECALL_TARGET
 from evaluation.metrics import DISCLOSURE, binary_metrics
 from withyou.policy import Thresholds
-
-DEFAULT_PRECISION_TARGET = 0.95
-DEFAULT_RECALL_TARGET = 0.90
 
 
 class ThresholdError(ValueError):

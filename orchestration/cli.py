@@ -23,12 +23,12 @@ def main() -> None:
 
 
 def _register_stages() -> None:
-    from training.cli import register as register_training
     from evaluation.cli import register as register_evaluation
-    from serving.cli import register as register_serving
-    from serving.review.cli import register as register_review
     from orchestration.retrain import register as register_retrain
     from orchestration.up import register as register_up
+    from serving.cli import register as register_serving
+    from serving.review.cli import register as register_review
+    from training.cli import register as register_training
 
     register_training(app)
     register_evaluation(app)

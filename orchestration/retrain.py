@@ -22,7 +22,12 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from orchestration.lifecycle import BAD_INPUT, LifecycleConfig, champion_exists, run_lifecycle
+from orchestration.lifecycle import (
+    BAD_INPUT,
+    LifecycleConfig,
+    champion_exists,
+    run_lifecycle,
+)
 from withyou import paths
 from withyou.registry import CHAMPION
 

@@ -74,7 +74,12 @@ def train(console, *, fast: bool, dataset: Path | None, data_dir: Path | None, n
     """The lifecycle; returns the reference to serve (the champion alias, or the new bundle without a registry)."""
     from rich.markup import escape
 
-    from orchestration.lifecycle import BAD_INPUT, GATE_FAILED, LifecycleConfig, run_lifecycle
+    from orchestration.lifecycle import (
+        BAD_INPUT,
+        GATE_FAILED,
+        LifecycleConfig,
+        run_lifecycle,
+    )
     from training.config import ConfigError
     from training.export import ExportError
     from training.tracking import RegistryError

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 from functools import cache
-from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict

@@ -27,42 +27,21 @@ from pathlib import Path
 
 import numpy as np
 
-from training.adapters import BENCHMARK_TAG, NONCOMMERCIAL_TAG, ReadLog, read_seed, read_source
+from training.adapters import (
+    BENCHMARK_TAG,
+    NONCOMMERCIAL_TAG,
+    ReadLog,
+    read_seed,
+    read_source,
+)
+from training.config import BuildConfig
 from training.dedup import deduplicate, normalize_text
 from training.manifest import content_hash, count_table, shortcut_risks, skipped_summary
 from training.sources import Source, load_sources, present_files, sha256_file
 from training.split import SPLITS, assign_splits
-from withyou.paths import SEED_DIR, data_dir, dataset_dir
 from withyou.records import DataError, Record, iter_jsonl, write_jsonl
 
 SEED_TIER, PUBLIC_TIER, EXTRA_TIER = 0, 1, 2
-
-
-@dataclass
-class BuildConfig:
-    """Every field is a `withyou data build` option; defaults build the default training set on 2 cores."""
-
-    data_dir: Path | None = None
-    seed_dir: Path = SEED_DIR
-    out_dir: Path | None = None
-    sources_file: Path | None = None
-    sources: tuple[str, ...] | None = None  # None: every dataset in the sources table
-    include_public: bool = True
-    strict: bool = False
-    seed: int = 13
-    validation_fraction: float = 0.1
-    test_fraction: float = 0.1
-    cap: int | None = None  # one cap for every public source and label, instead of sources.toml's
-    apply_caps: bool = True  # sources.toml caps only the noisy TweetEval sets; balance is done by sampling weights
-    exclude_noncommercial: bool = False  # leave out rows tagged `noncommercial` (CrowdCounter's hate side)
-    near_dup_threshold: float = 0.8
-    near_dup_num_perm: int = 128
-    near_dup_min_words: int = 4
-    extra: tuple[str, ...] = ()  # labelled JSONL files added after the split (review exports): add_extra_records
-
-    def resolved(self) -> "BuildConfig":
-        out = self.out_dir or dataset_dir()
-        return BuildConfig(**{**asdict(self), "data_dir": data_dir(self.data_dir), "out_dir": Path(out)})
 
 
 @dataclass

