@@ -54,7 +54,7 @@ def configure_logging(level: str) -> None:
     threads=1,
     traffic={"timeout": settings.request_timeout_s},
 )
-@bentoml.asgi_app(review_app(), path="/review")  # reviewer API + UI; 404 until configured (serving/review/README.md)
+@bentoml.asgi_app(review_app(served_bundle=settings.bundle), path="/review")  # reviewers use the served labels
 class WithYou:
     """Classifies posts as disclosure / supportive / harassing / neutral and maps P(harassing) to an action."""
 

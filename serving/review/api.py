@@ -7,23 +7,24 @@ Routes are plain `def`: FastAPI runs them in its thread pool, where the synchron
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.review.models import OPEN_STATUSES, STATUSES
-from serving.review.store import ReviewError, ReviewStore
+from serving.review.models import LABEL_CHARS, OPEN_STATUSES, STATUSES
+from serving.review.store import MAX_OFFSET, ReviewError, ReviewStore
 
 router = APIRouter(prefix="/api")
-Decision = Literal["disclosure", "supportive", "harassing", "neutral", "escalate"]
 MAX_NOTE_CHARS = 2000
 
 
 class DecideBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    decision: Decision = Field(description="the correct label (harassing confirms the model), or escalate")
+    decision: str = Field(
+        max_length=LABEL_CHARS, description="the correct label, one of the bundle's (harassing confirms), or escalate"
+    )
     note: str | None = Field(None, max_length=MAX_NOTE_CHARS, description="optional; never quote the post")
 
 
@@ -68,12 +69,18 @@ def me(request: Request) -> dict[str, Any]:
     return {"reviewer": reviewer.name, "csrf_token": request.app.state.reviewers.csrf_token(reviewer)}
 
 
+@router.get("/labels")
+def labels(request: Request) -> dict[str, Any]:
+    """The labels a decision may take (the bundle's, in its order), plus escalate."""
+    return {"labels": list(request.app.state.labels), "decisions": list(store_of(request).decisions)}
+
+
 @router.get("/queue")
 def queue(
     request: Request,
     status: str = ",".join(OPEN_STATUSES),
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     external_id: Annotated[str | None, Query(max_length=256)] = None,
 ) -> dict[str, Any]:
     """Items in priority order (replies to disclosures, then P(harassing), then age), with the counts.

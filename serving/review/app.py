@@ -6,6 +6,13 @@ A reviewers file that cannot be read stops the server at start-up (fail loudly);
 down does not: /classify keeps working and /review answers 503 until the database is back.
 
 `withyou review serve` runs the same app on its own (uvicorn), under the same /review prefix.
+
+Labels: reviewers choose among the label set of a bundle (serving/review/config.py: label_set) — inside
+`withyou serve` the served bundle's labels.json, alone the `WITHYOU_REVIEW_BUNDLE` one, else withyou.labels.LABELS.
+
+Errors: every answer, an unexpected exception's 500 included, goes out through SecurityHeaders and is JSON under
+/api, HTML elsewhere; messages name ids and what is wrong, never post text, and a failure is logged by exception
+type only. No exception reaches the server, so uvicorn never drops the keep-alive connection after an error.
 """
 
 from __future__ import annotations
@@ -23,8 +30,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount
 
 from serving.review import api, ui
-from serving.review.config import ReviewSettings, get_review_settings
-from serving.review.security import Reviewers, ReviewerAuth, SecurityHeaders, wants_json
+from serving.review.config import ReviewSettings, get_review_settings, label_set
+from serving.review.security import Reviewers, ReviewerAuth, SecurityHeaders, UnexpectedErrors, wants_json
 from serving.review.store import ReviewError, ReviewStore
 
 logger = logging.getLogger("withyou.serving.review")
@@ -32,21 +39,30 @@ MOUNT_PATH = "/review"
 MAX_LISTED_PROBLEMS = 5
 
 
-def review_app(settings: ReviewSettings | None = None) -> Any:
-    """The app to mount at /review: the reviewer service when configured, else a 404 stub."""
+def review_app(settings: ReviewSettings | None = None, served_bundle: str | None = None) -> Any:
+    """The app to mount at /review: the reviewer service when configured, else a 404 stub.
+
+    `served_bundle` is the bundle the classifier serves (serving/service.py): its labels are the reviewers'.
+    """
     settings = settings or get_review_settings()
     if settings.reviewers_file is None:
         return SecurityHeaders(disabled_app())
-    return build_app(settings)
+    return build_app(settings, labels=label_set(served_bundle or settings.bundle))
 
 
-def build_app(settings: ReviewSettings, store: ReviewStore | None = None) -> Any:
+def build_app(settings: ReviewSettings, store: ReviewStore | None = None, labels: tuple[str, ...] | None = None) -> Any:
+    """The reviewer app; `labels` default to label_set(settings.bundle) and must be the store's when both are given."""
     secret = settings.secret.get_secret_value() if settings.secret else ""
     reviewers = Reviewers.load(settings.reviewers_file, secret, classify_key=os.environ.get("WITHYOU_API_KEY"))
+    labels = tuple(labels) if labels else label_set(settings.bundle)
+    store = store or ReviewStore.from_settings(settings, labels=labels)
+    if store.labels != labels:
+        raise ValueError(f"the review store decides {list(store.labels)} but the app shows {list(labels)}")
     app = FastAPI(title="WithYou review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.reviewers = reviewers
-    app.state.store = store or ReviewStore.from_settings(settings)
+    app.state.store = store
+    app.state.labels = labels
     app.include_router(api.router)
     app.include_router(ui.router)
     # Claim every path under /review, so unknown ones also pass authentication (BentoML's mount is passive).
@@ -56,6 +72,7 @@ def build_app(settings: ReviewSettings, store: ReviewStore | None = None) -> Any
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(SQLAlchemyError, store_down)
     app.add_middleware(ReviewerAuth, reviewers=reviewers)
+    app.add_middleware(UnexpectedErrors, logger=logger)  # inside SecurityHeaders: its 500 gets the headers too
     app.add_middleware(SecurityHeaders)
     return app
 
@@ -110,5 +127,13 @@ def disabled_app() -> Starlette:
 
 
 def standalone_app() -> Starlette:
-    """The reviewer app alone, under /review as in the BentoML service (for `withyou review serve`)."""
-    return Starlette(routes=[Mount(MOUNT_PATH, app=review_app())])
+    """The reviewer app alone, under /review as in the BentoML service (for `withyou review serve`).
+
+    /readyz (no credentials, no data) answers 200 once the app is built, for process managers and tests.
+    """
+    from starlette.routing import Route
+
+    async def ready(request: Request) -> JSONResponse:
+        return JSONResponse({"ready": True})
+
+    return Starlette(routes=[Route("/readyz", ready), Mount(MOUNT_PATH, app=review_app())])

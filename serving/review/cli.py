@@ -115,6 +115,9 @@ def serve(
     port: int = 3001,
     db: DbOption = None,
     reviewers_file: Annotated[Optional[Path], typer.Option(help="[env WITHYOU_REVIEW_REVIEWERS_FILE]")] = None,
+    bundle: Annotated[
+        Optional[str], typer.Option(help="Bundle whose labels.json reviewers use [env WITHYOU_REVIEW_BUNDLE; else the 4 default labels]")
+    ] = None,
 ) -> None:
     """Run the reviewer API and UI alone (no model), at http://HOST:PORT/review/."""
     import os
@@ -123,6 +126,8 @@ def serve(
 
     if db:
         os.environ["WITHYOU_REVIEW_DB"] = db
+    if bundle:
+        os.environ["WITHYOU_REVIEW_BUNDLE"] = bundle
     if reviewers_file:
         os.environ["WITHYOU_REVIEW_REVIEWERS_FILE"] = str(reviewers_file)
     if not os.environ.get("WITHYOU_REVIEW_REVIEWERS_FILE"):

@@ -10,12 +10,16 @@
     WITHYOU_REVIEW_STORE_ATTEMPTS   tries per enqueue on a transient database error [3]
     WITHYOU_REVIEW_STORE_BACKOFF_S  first retry delay, doubled each retry [0.2]
     WITHYOU_REVIEW_CLASSIFY_PARENTS classify each parent post at enqueue to rank replies to disclosures first [true]
+    WITHYOU_REVIEW_BUNDLE           bundle whose labels.json is the label set when the review app runs alone
+                                    (`withyou review serve`); inside `withyou serve` the served bundle's labels
+                                    win [unset → withyou.labels.LABELS]
 
 The names avoid the serving settings' own `WITHYOU_REVIEW_SINK/ACTIONS/THRESHOLD/QUEUE_SIZE` (serving/config.py).
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -23,9 +27,12 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from withyou import paths
+from withyou.bundle import BundleError, read_json
+from withyou.labels import LABELS
 
 ENV_PREFIX = "WITHYOU_REVIEW_"
 SINK_REF = "serving.review.sink:create_sink"
+LABEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # fits models.LABEL_CHARS, a form field and a CSS class
 
 
 class ReviewSettings(BaseSettings):
@@ -40,6 +47,7 @@ class ReviewSettings(BaseSettings):
     store_backoff_s: float = Field(0.2, ge=0.0, le=5.0)
     classify_parents: bool = True
     page_size: int = Field(50, ge=1, le=500)
+    bundle: str | None = Field(None, description="bundle (directory or registry ref) whose labels.json reviewers use")
 
     def database_url(self) -> str:
         return database_url(self.db)
@@ -56,3 +64,23 @@ def database_url(db: str | None) -> str:
 @cache
 def get_review_settings() -> ReviewSettings:
     return ReviewSettings()
+
+
+def label_set(bundle: str | None) -> tuple[str, ...]:
+    """The labels reviewers choose from: the bundle's labels.json in logit order, or withyou.labels.LABELS.
+
+    Reads only labels.json (no onnxruntime session). Raises BundleError naming the file when it is not a list of
+    two or more distinct label names (LABEL_NAME) without "escalate", the reviewers' own decision.
+    """
+    if not bundle:
+        return LABELS
+    from withyou.registry import resolve_bundle
+
+    path = resolve_bundle(bundle) / "labels.json"
+    labels = read_json(path)
+    valid = isinstance(labels, list) and all(isinstance(name, str) and LABEL_NAME.match(name) for name in labels)
+    if not valid or len(labels) < 2 or len(set(labels)) != len(labels) or "escalate" in labels:
+        raise BundleError(
+            f"{path} must list two or more distinct label names (lower-case letters, digits, _; not 'escalate')"
+        )
+    return tuple(labels)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     DDL,
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -36,6 +37,10 @@ STATUSES = ("pending", "claimed", "decided", "escalated")
 OPEN_STATUSES = ("pending", "claimed")
 EVENTS = ("claim", "decide", "escalate", "undo", "purge")
 AUDITED_FIELDS = ("status", "claimed_by", "decided_label", "decided_by", "note", "purged")
+# Ids are 64-bit on both backends (BIGSERIAL on PostgreSQL; SQLite's INTEGER PRIMARY KEY is 64-bit already and
+# must stay spelled INTEGER to be the rowid): serving/review/store.py MAX_ID is the largest.
+ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
+LABEL_CHARS = 64  # a label name's longest form (serving/review/config.py: LABEL_NAME); the label set is the bundle's
 
 
 class UTCDateTime(TypeDecorator):
@@ -68,7 +73,7 @@ class Base(DeclarativeBase):
 class ReviewItem(Base):
     __tablename__ = "review_items"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
     external_id: Mapped[str | None] = mapped_column(String(256), index=True)
     text: Mapped[str] = mapped_column(Text)
     parent_text: Mapped[str | None] = mapped_column(Text)
@@ -76,7 +81,7 @@ class ReviewItem(Base):
     harassing_score: Mapped[float] = mapped_column(Float)
     parent_scores: Mapped[dict[str, float] | None] = mapped_column(JSON)
     parent_is_disclosure: Mapped[bool] = mapped_column(Boolean, default=False)
-    label: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(LABEL_CHARS))
     action: Mapped[str] = mapped_column(String(16))
     model_version: Mapped[str] = mapped_column(String(128))
     classified_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -84,7 +89,7 @@ class ReviewItem(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    decided_label: Mapped[str | None] = mapped_column(String(16))
+    decided_label: Mapped[str | None] = mapped_column(String(LABEL_CHARS))
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
@@ -107,8 +112,8 @@ class ReviewItem(Base):
 class AuditEntry(Base):
     __tablename__ = "review_audit"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("review_items.id"), index=True)
     event: Mapped[str] = mapped_column(String(16))
     reviewer: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

@@ -199,3 +199,47 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class UnexpectedErrors:
+    """ASGI middleware: an exception no handler took becomes a plain 500 (JSON under /api, HTML elsewhere).
+
+    Starlette's own last resort answers text/plain outside every middleware (so without the security headers) and
+    re-raises, and uvicorn then closes the keep-alive connection. Here the exception stops: it is logged by type
+    and path only (exception messages can quote SQL parameters, i.e. post text), and the answer names no detail.
+    """
+
+    def __init__(self, app: Any, logger: Any) -> None:
+        self.app = app
+        self.logger = logger
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # the last resort: every other error has its own handler in serving/review/app.py
+            path = scope.get("path", "")[:200].encode("unicode_escape").decode("ascii")
+            self.logger.error("review request %s %s failed: %s", scope.get("method"), path, type(exc).__name__)
+            if not started:
+                await internal_error(scope, send)
+
+
+async def internal_error(scope: dict, send: Any) -> None:
+    message = "internal error in the review service; it is logged (without post text); try again or report it"
+    if wants_json(scope):
+        body, media = json.dumps({"error": message}).encode(), b"application/json"
+    else:
+        body = f"<!doctype html><title>Error 500</title><h1>Error 500</h1><p>{message}</p>".encode()
+        media = b"text/html; charset=utf-8"
+    headers = [(b"content-type", media), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -10,6 +10,10 @@ see serving/review/sink.py), then P(harassing) high to low, then oldest first.
 Item life: pending → (claim) → claimed → (decide) → decided | escalated; undo puts the reviewer's decision back
 to pending. Deciding needs no prior claim. A claim older than `claim_minutes` no longer blocks other reviewers.
 `serving.review.sink:create_sink` is the `WITHYOU_REVIEW_SINK` factory that fills it.
+
+Ids and offsets are 64-bit signed integers in both databases: an id outside 1 … MAX_ID names no item (NotFound,
+never a driver overflow), an offset past MAX_OFFSET is refused. The labels a reviewer may choose are the store's
+`labels` (the bundle's labels.json via serving/review/config.py: label_set), plus "escalate".
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from serving.review.models import OPEN_STATUSES, AuditEntry, Base, ReviewItem, utc_now
 from withyou.labels import LABELS
 
-DECISIONS = (*LABELS, "escalate")
+ESCALATE = "escalate"
 SYSTEM_REVIEWER = "system:retention"
+MAX_ID = 2**63 - 1  # BIGINT / SQLite INTEGER: a larger id cannot exist, and the drivers cannot even send it
+MAX_OFFSET = MAX_ID
 
 
 class ReviewError(Exception):
@@ -53,6 +59,14 @@ class Conflict(ReviewError):
 
 class StoreUnavailable(ReviewError):
     status = 503
+
+
+def check_item_id(item_id: int) -> int:
+    """An id the database can hold, else NotFound (ids start at 1; 2^63 and beyond overflow every driver)."""
+    if not 1 <= item_id <= MAX_ID:
+        shown = str(item_id) if abs(item_id) < 10**30 else f"{str(item_id)[:20]}… ({len(str(abs(item_id)))} digits)"
+        raise NotFound(f"no review item {shown} (item ids are 1 to {MAX_ID})")
+    return item_id
 
 
 @cache
@@ -120,8 +134,12 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class ReviewStore:
-    def __init__(self, url: str, claim_minutes: int = 15, busy_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, url: str, claim_minutes: int = 15, busy_timeout_s: float = 10.0, labels: tuple[str, ...] = LABELS
+    ) -> None:
         self.url = url
+        self.labels = tuple(labels)
+        self.decisions = (*self.labels, ESCALATE)
         self.claim_ttl = timedelta(minutes=claim_minutes)
         self.engine = engine_for(url, busy_timeout_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -129,11 +147,11 @@ class ReviewStore:
         self._schema_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any = None) -> "ReviewStore":
+    def from_settings(cls, settings: Any = None, labels: tuple[str, ...] = LABELS) -> "ReviewStore":
         from serving.review.config import get_review_settings
 
         settings = settings or get_review_settings()
-        return cls(settings.database_url(), claim_minutes=settings.claim_minutes)
+        return cls(settings.database_url(), claim_minutes=settings.claim_minutes, labels=labels)
 
     def ensure_schema(self) -> None:
         """Create the folder (SQLite) and the tables once; retried on the next call if the database was down."""
@@ -201,20 +219,20 @@ class ReviewStore:
         return self._change(item_id, reviewer, change)
 
     def decide(self, item_id: int, reviewer: str, decision: str, note: str | None = None) -> dict[str, Any]:
-        """Record `decision` (a label, or "escalate"); escalated items may later be decided by anyone."""
-        if decision not in DECISIONS:
-            raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}; got {decision!r}")
+        """Record `decision` (one of `labels`, or "escalate"); escalated items may later be decided by anyone."""
+        if decision not in self.decisions:
+            raise ReviewError(f"decision must be one of {', '.join(self.decisions)}; got {decision!r}")
 
         def change(item: ReviewItem, now: datetime) -> str:
             if item.status == "decided":
                 raise Conflict(f"item {item_id} was already decided by {item.decided_by}; undo it first")
             if item.purged:
                 raise Conflict(f"item {item_id} was purged")
-            if item.status == "escalated" and decision == "escalate":
+            if item.status == "escalated" and decision == ESCALATE:
                 raise Conflict(f"item {item_id} is already escalated")
             if item.status in OPEN_STATUSES:
                 self._check_claim(item, reviewer, now)
-            escalate = decision == "escalate"
+            escalate = decision == ESCALATE
             item.status = "escalated" if escalate else "decided"
             item.decided_label = None if escalate else decision
             item.decided_by, item.decided_at, item.note = reviewer, now, (note or None)
@@ -225,7 +243,9 @@ class ReviewStore:
 
     def undo(self, reviewer: str, item_id: int | None = None) -> dict[str, Any]:
         """Undo this reviewer's decision on `item_id`, or their latest decision still in force: back to pending."""
-        if item_id is None:
+        if item_id is not None:
+            check_item_id(item_id)
+        else:
             with self.session() as session:
                 item_id = session.scalar(
                     select(ReviewItem.id)
@@ -273,6 +293,7 @@ class ReviewStore:
 
     def _change(self, item_id: int, reviewer: str, change: Any) -> dict[str, Any]:
         """Apply `change(item, now)` → event name, and its audit row, in one transaction (compare-and-set)."""
+        check_item_id(item_id)
         try:
             with self.session() as session:
                 item = session.get(ReviewItem, item_id)
@@ -303,6 +324,8 @@ class ReviewStore:
         self, statuses: tuple[str, ...] = OPEN_STATUSES, limit: int = 50, offset: int = 0, external_id: str | None = None
     ) -> list[dict]:
         """Items with one of `statuses` (and `external_id`, if given): open ones in priority order, others newest first."""
+        if not 0 <= offset <= MAX_OFFSET:
+            raise ReviewError(f"offset must be between 0 and {MAX_OFFSET}; got {offset}")
         order = self._priority() if set(statuses) <= set(OPEN_STATUSES) else (
             ReviewItem.decided_at.desc(), ReviewItem.id.desc())  # fmt: skip
         query = select(ReviewItem).where(ReviewItem.status.in_(statuses))
@@ -341,6 +364,7 @@ class ReviewStore:
         return {status: int(found.get(status, 0)) for status in ("pending", "claimed", "decided", "escalated")}
 
     def item(self, item_id: int) -> dict[str, Any]:
+        check_item_id(item_id)
         with self.session() as session:
             item = session.get(ReviewItem, item_id)
             if item is None:
@@ -351,6 +375,7 @@ class ReviewStore:
         """Audit rows, newest first (for one item when `item_id` is given)."""
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
         if item_id is not None:
+            check_item_id(item_id)
             query = query.where(AuditEntry.item_id == item_id)
         with self.session() as session:
             return [audit_json(entry) for entry in session.scalars(query)]

@@ -3,6 +3,8 @@
 Posts are attacker-controlled. Every value reaches the page through Jinja2 autoescaping (no `|safe` anywhere),
 the page runs no inline script (the CSP forbids it: serving/review/security.py), and decisions are form POSTs
 carrying the reviewer's CSRF token. After a decision the reviewer lands on the next item in priority order.
+The decision buttons are the app's label set (the bundle's labels.json, serving/review/app.py) plus escalate;
+each gets the first letter of its name not yet taken as its shortcut (h s d n for the four default labels).
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from serving.review.api import MAX_NOTE_CHARS, Decision, check_csrf, reviewer_of, store_of
-from serving.review.models import OPEN_STATUSES
-from serving.review.store import NotFound
-from withyou.labels import LABELS
+from serving.review.api import MAX_NOTE_CHARS, check_csrf, reviewer_of, store_of
+from serving.review.models import LABEL_CHARS, OPEN_STATUSES
+from serving.review.store import ESCALATE, NotFound
 
 HERE = Path(__file__).parent
 STATIC_FILES = {"review.js": "text/javascript", "review.css": "text/css"}
-SHORTCUTS = {"harassing": "h", "supportive": "s", "disclosure": "d", "neutral": "n", "escalate": "e"}
+RESERVED_KEYS = frozenset("jku")  # next, previous, undo (static/review.js)
 VIEWS = {"open": OPEN_STATUSES, "escalated": ("escalated",), "decided": ("decided",)}
 
 templates = Environment(
@@ -42,6 +43,22 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     return HTMLResponse(templates.get_template(name).render(**context), status_code=status_code)
 
 
+def shortcuts(labels: tuple[str, ...]) -> dict[str, str | None]:
+    """{decision: key}: escalate keeps `e`, each label the first letter of its name still free (or none)."""
+    taken, keys = set(RESERVED_KEYS) | {ESCALATE[0]}, {}
+    for label in labels:
+        keys[label] = next((c for c in label if c.isalpha() and c not in taken), None)
+        taken.add(keys[label])
+    return {**keys, ESCALATE: ESCALATE[0]}
+
+
+def score_rows(item: dict[str, Any], labels: tuple[str, ...]) -> list[tuple[str, float | None]]:
+    """(label, score) in label-set order, then any label the item's model had that the set lacks; None = no score."""
+    scores = item["scores"] or {}
+    extra = [name for name in scores if name not in labels]
+    return [(name, scores.get(name)) for name in (*labels, *extra)]
+
+
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     return render(request, "error.html", status_code=status, status=status, message=message)
 
@@ -52,10 +69,12 @@ def queue_page(request: Request, view: str = "open", offset: int = 0) -> HTMLRes
         return error_page(request, 400, f"view must be one of {', '.join(VIEWS)}")
     store = store_of(request)
     page_size = request.app.state.settings.page_size
-    items = store.queue(VIEWS[view], limit=page_size, offset=max(0, offset))
+    offset = max(0, offset)
+    items = store.queue(VIEWS[view], limit=page_size, offset=offset)  # ReviewError (400) past MAX_OFFSET
     return render(
         request, "queue.html", items=items, counts=store.counts(), view=view, views=list(VIEWS),
-        offset=max(0, offset), page_size=page_size, first=store.next_for(reviewer_of(request)),
+        offset=offset, page_size=page_size, first=store.next_for(reviewer_of(request)),
+        shortcuts=shortcuts(request.app.state.labels),
     )  # fmt: skip
 
 
@@ -70,9 +89,11 @@ def item_page(request: Request, item_id: int) -> HTMLResponse:
         following = order[position + 1] if position + 1 < len(order) else None
     else:
         previous, following = None, store.next_for(reviewer_of(request))
+    labels = request.app.state.labels
     return render(
-        request, "item.html", item=item, labels=LABELS, shortcuts=SHORTCUTS, previous=previous, following=following,
-        counts=store.counts(), max_note=MAX_NOTE_CHARS, audit=store.audit(item_id, limit=20),
+        request, "item.html", item=item, scores=score_rows(item, labels), shortcuts=shortcuts(labels),
+        previous=previous, following=following, counts=store.counts(), max_note=MAX_NOTE_CHARS,
+        audit=store.audit(item_id, limit=20),
     )  # fmt: skip
 
 
@@ -80,7 +101,7 @@ def item_page(request: Request, item_id: int) -> HTMLResponse:
 def decide_form(
     request: Request,
     item_id: int,
-    decision: Annotated[Decision, Form()],
+    decision: Annotated[str, Form(max_length=LABEL_CHARS)],
     csrf_token: Annotated[str, Form()] = "",
     note: Annotated[str, Form(max_length=MAX_NOTE_CHARS)] = "",
 ) -> RedirectResponse:
