@@ -1,11 +1,15 @@
 """Real review servers: `withyou serve` on 127.0.0.1 with the tiny bundle, the review sink on a real SQLite file,
 and two reviewers (alice with a plain key, bob with a stored SHA-256). Every classified post goes to review
 (thresholds 0 / 1), and /classify has its own API key, distinct from the reviewers' keys.
+
+`postgres` is one real PostgreSQL server for the session (tests/serving/review/postgres.py); `postgres_url`
+a fresh database on it per test. They skip only where initdb / pg_ctl are not installed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -16,6 +20,7 @@ import httpx
 import pytest
 
 from tests.serving.conftest import Server, start_server, stop_server
+from tests.serving.review.postgres import PostgresServer, postgres_bin_dir
 
 ALICE_KEY = "alice-review-key-0123456789"
 BOB_KEY = "bob-review-key-0123456789"
@@ -89,3 +94,26 @@ def review_server(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -
     running = start_review_server(tiny_bundle, directory, directory / "review.db")
     yield running
     stop_server(running.server)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin); "
+                    "scripts/setup-postgres.sh installs it")  # fmt: skip
+    server = PostgresServer(bin_dir).init()
+    yield server
+    server.stop()
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> Iterator[str]:
+    from serving.review.store import engine_for
+
+    url = postgres.create_database(f"review_{next(_databases)}")
+    yield url
+    engine_for(url).dispose()  # engines are cached per URL: close this test's pooled connections

@@ -1,4 +1,5 @@
-"""The review store on a real SQLite file: priority order, the decision life cycle, and the append-only audit log."""
+"""The review store on a real SQLite file and a real PostgreSQL server (each test runs on both): priority order,
+the decision life cycle, and the append-only audit log."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from serving.review.store import Conflict, NotFound, ReviewError, ReviewStore
 from tests.serving.review.helpers import DISCLOSURE_PARENT, NEUTRAL_PARENT, candidate
 
 
-@pytest.fixture
-def store(tmp_path) -> ReviewStore:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> ReviewStore:
+    if request.param == "postgresql":
+        return ReviewStore(request.getfixturevalue("postgres_url"))
     return ReviewStore(f"sqlite:///{tmp_path / 'nested' / 'review.db'}")
 
 
-def test_store_uses_wal_journal(store):
+def test_store_uses_wal_journal(tmp_path):
+    store = ReviewStore(f"sqlite:///{tmp_path / 'nested' / 'review.db'}")
     store.counts()
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -72,8 +76,8 @@ def test_a_claim_by_another_reviewer_blocks_decisions(store):
     assert store.decide(item_id, "alice", "neutral")["status"] == "decided"
 
 
-def test_an_expired_claim_no_longer_blocks(tmp_path):
-    store = ReviewStore(f"sqlite:///{tmp_path / 'review.db'}", claim_minutes=1)
+def test_an_expired_claim_no_longer_blocks(store):
+    store.claim_ttl = timedelta(minutes=1)
     item_id = store.enqueue(candidate("x", 0.8))
     store.claim(item_id, "alice")
     with store.engine.begin() as connection:
@@ -127,6 +131,20 @@ def test_unknown_decision_and_unknown_item_are_refused(store):
         store.decide(item_id, "alice", "spam")
     with pytest.raises(NotFound):
         store.decide(item_id + 100, "alice", "neutral")
+
+
+@pytest.mark.parametrize("item_id", [2**63, 2**63 - 1, 0, -(2**63) - 1])
+def test_ids_no_64_bit_column_can_hold_are_not_found_not_a_driver_error(store, item_id):
+    store.enqueue(candidate("a", 0.8))
+
+    with pytest.raises(NotFound, match=f"no review item {item_id}"):
+        store.item(item_id)
+    with pytest.raises(NotFound):
+        store.decide(item_id, "alice", "neutral")
+    with pytest.raises(NotFound):
+        store.undo("alice", item_id)
+    with pytest.raises(ReviewError, match="offset must be between 0 and"):
+        store.queue(offset=2**63)
 
 
 @pytest.mark.parametrize("statement", ["UPDATE review_audit SET reviewer = 'mallory'", "DELETE FROM review_audit"])
