@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup-browser.sh
+bash scripts/setup-postgres.sh
 exec .venv/bin/python -P -m pytest "$@"

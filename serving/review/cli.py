@@ -48,10 +48,13 @@ def export(
     from sqlalchemy.exc import SQLAlchemyError
 
     from serving.review.export import export_reviewed
+    from serving.review.store import ReviewError
 
     store, _ = open_store(db)
     try:
         summary = export_reviewed(store, out)
+    except ReviewError as exc:
+        fail(exc.message)
     except (SQLAlchemyError, OSError) as exc:
         fail(f"cannot export from {store.engine.url.render_as_string(hide_password=True)}: {type(exc).__name__}: {exc}")
     typer.echo(

@@ -15,9 +15,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from serving.review.store import ReviewStore
+from pydantic import ValidationError
+
+from serving.review.store import ReviewError, ReviewStore
 from withyou import paths
-from withyou.records import Record, write_jsonl
+from withyou.records import Record, describe_validation_error, write_jsonl
 
 SOURCE = "review"
 
@@ -42,8 +44,8 @@ def reviewed_records(store: ReviewStore) -> tuple[list[Record], int]:
         if item.purged:
             purged += 1
             continue
-        records.append(
-            Record(
+        try:
+            record = Record(
                 id=f"review-{item.id}",
                 text=item.text,
                 parent_text=item.parent_text,
@@ -51,7 +53,9 @@ def reviewed_records(store: ReviewStore) -> tuple[list[Record], int]:
                 source=SOURCE,
                 tags=("review:confirmed" if item.decided_label == item.label else "review:corrected",),
             )
-        )
+        except ValidationError as exc:  # e.g. a bundle's label the dataset schema does not have yet
+            raise ReviewError(f"review item {item.id} cannot be exported: {describe_validation_error(exc)}") from None
+        records.append(record)
     return records, purged
 
 

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from serving.review.app import build_app
 from serving.review.config import ReviewSettings, label_set
-from serving.review.store import ReviewStore
+from serving.review.store import ReviewError, ReviewStore
 from serving.review.ui import shortcuts
 from tests.serving.review.conftest import ALICE_KEY, write_reviewers
 from tests.serving.review.helpers import candidate
@@ -113,3 +113,14 @@ def test_shortcut_keys_skip_taken_and_reserved_letters():
     assert shortcuts(("harassing", "hate", "judgement", "unknown")) == {
         "harassing": "h", "hate": "a", "judgement": "d", "unknown": "n", "escalate": "e",
     }  # fmt: skip
+
+
+def test_exporting_a_label_the_dataset_schema_lacks_is_a_clear_error(tmp_path):
+    from serving.review.export import export_reviewed
+
+    store = ReviewStore(f"sqlite:///{tmp_path / 'review.db'}", labels=FIVE)
+    store.decide(store.enqueue(candidate("five", 0.2, text="zqxj-post")), "alice", "self_harm")
+
+    with pytest.raises(ReviewError, match=r"review item 1 cannot be exported: label") as caught:
+        export_reviewed(store, tmp_path / "reviewed.jsonl")
+    assert "zqxj" not in caught.value.message
