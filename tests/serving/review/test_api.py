@@ -128,3 +128,12 @@ def test_review_store_never_logs_post_text(review_server):
     review_server.enqueue("api-log", "zqxj-private-post-words", "zqxj-private-parent-words")
 
     assert "zqxj-private" not in review_server.server.log_text()
+
+
+def test_an_id_past_64_bits_is_a_404_with_the_headers_in_the_bentoml_mount(review_server):
+    response = review_server.api("GET", f"/items/{2**63}")
+    following = review_server.api("GET", "/counts")
+
+    assert response.status_code == 404 and response.json()["error"].startswith(f"no review item {2**63}")
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+    assert following.status_code == 200
