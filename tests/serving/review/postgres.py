@@ -49,6 +49,19 @@ def server_account() -> tuple[int, int] | None:
     raise RuntimeError("running as root and neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL")
 
 
+def living_members(pgid: int) -> list[int]:
+    """Processes of group `pgid` that are not zombies (a zombie waits for whoever reaps it, and holds nothing)."""
+    living = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            living.append(int(Path(stat).parent.name))
+    return living
+
+
 class PostgresServer:
     def __init__(self, bin_dir: Path) -> None:
         self.bin_dir = bin_dir
@@ -102,13 +115,19 @@ class PostgresServer:
             raise RuntimeError(f"postmaster {pid} does not lead its process group; cannot kill the whole server")
         os.killpg(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
+        while living_members(pid):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL processes of group {pid} still alive 10 s after SIGKILL")
+            time.sleep(0.02)
         while time.monotonic() < deadline:
             try:
-                os.killpg(pid, 0)
+                os.kill(pid, 0)
             except ProcessLookupError:
                 return
             time.sleep(0.02)
-        raise RuntimeError(f"PostgreSQL processes of group {pid} still alive 10 s after SIGKILL")
+        # The dead postmaster is a zombie nobody reaps (a container's PID 1 may not), and the next postmaster
+        # would take its pid for a running server. Nothing of it is alive, so its lock file is stale: remove it.
+        (self.data / "postmaster.pid").unlink()
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
