@@ -11,6 +11,9 @@ Limits and why they are what they are:
                      are a client error rather than megabytes to tokenise
     max_body_bytes   16 MiB: room for 256 items whose text and parent are both 5,000 characters even when every
                      character is JSON-escaped (`\\uXXXX`, 6 bytes); anything larger is refused before parsing
+    max_explain_items 16 items per request with `"explain": true`: an explanation costs one model run per word the
+                     model reads (≤ ~130, about 40× a plain answer, benchmarks/bench_explain.py), so a request may
+                     ask for few
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class ServingSettings(BaseSettings):
     max_items: int = Field(256, ge=1)
     max_text_chars: int = Field(5000, ge=1)
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    max_explain_items: int = Field(16, ge=0, description="most items per request that may ask for an explanation")
 
     workers: int = Field(1, ge=1, description="BentoML worker processes, each with its own model copy")
     ort_threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads per worker (default: cores / workers)")

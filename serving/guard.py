@@ -2,7 +2,8 @@
 
 BentoML sets no request-size limit and would answer some bad requests with plain text or a bare pydantic dump.
 This guard, in order: method (405), API key when one is configured (401), content type (415), declared
-Content-Length and then the streamed size (413, the body is never buffered past the cap), UTF-8 (400). It then
+Content-Length and then the streamed size (413, the body is never buffered past the cap), UTF-8 (400); a
+top-level `"explain": true|false` is moved onto every item (`spread_explain`). It then
 rewrites BentoML's 400 validation response so that `error` says which field broke which rule. It also counts
 every /classify request, its latency and its errors (serving/metrics.py).
 
@@ -71,6 +72,7 @@ class RequestGuard:
             self.check_headers(scope)
             body = await self.read_body(receive)
             self.check_encoding(body)
+            body = spread_explain(body)
         except Rejection as rejection:
             response.status, response.reason = rejection.status, rejection.reason
             response.finish()
@@ -134,6 +136,27 @@ class RequestGuard:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise Rejection(400, "encoding", f"request body is not valid UTF-8 (bad byte at offset {exc.start})") from None
+
+
+def spread_explain(body: bytes) -> bytes:
+    """A top-level `"explain": true` asks for every item to be explained. BentoML's batched API takes the item list
+    alone (the batcher mixes the items of concurrent requests), so the flag travels on each item that does not set
+    its own. Bodies without the key pass untouched; unparsable ones are left for BentoML to answer 400."""
+    if b'"explain"' not in body:
+        return body
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(payload, dict) or "explain" not in payload:
+        return body
+    explain = payload.pop("explain")
+    if not isinstance(explain, bool):
+        raise Rejection(400, "validation", "invalid request: explain: must be true or false")
+    for item in payload.get("items") or []:
+        if isinstance(item, dict):
+            item.setdefault("explain", explain)
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

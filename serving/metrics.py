@@ -9,6 +9,9 @@ each worker during start-up, and a client imported before that would count in a 
     withyou_items_total{label,action}              classified items
     withyou_model_batch_size                       items per model call made by the adaptive batcher
     withyou_review_candidates_total{outcome}       review hook: queued / delivered / dropped / failed
+    withyou_items_by_language_total{lang,supported} classified items by detected language (ISO 639-1, "und" when
+                                                   none) and whether the model was trained on it
+    withyou_explained_items_total                  items explained (`"explain": true`)
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class ServingMetrics:
     items: Any
     batch_size: Any
     review_candidates: Any
+    languages: Any
+    explained: Any
 
 
 @cache
@@ -47,4 +52,8 @@ def serving_metrics() -> ServingMetrics:
         review_candidates=Counter(
             "withyou_review_candidates", "review hook outcomes (queued, delivered, dropped, failed)", ["outcome"]
         ),
+        languages=Counter(
+            "withyou_items_by_language", "classified items by detected language and support", ["lang", "supported"]
+        ),
+        explained=Counter("withyou_explained_items", "items explained on request"),
     )

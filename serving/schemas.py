@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from serving.config import get_settings
+from withyou.explain import Explanation
 from withyou.labels import Action, Label
 from withyou.records import ParentText, PostText
 
@@ -32,11 +33,24 @@ class ClassifyItem(BaseModel):
     parent_text: ParentText = Field(
         None, max_length=_limits.max_text_chars, description="the post this one replies to, if any"
     )
+    explain: bool = Field(
+        False,
+        description=f"also return the spans that drove the answer (withyou/explain.py); at most "
+        f"{_limits.max_explain_items} items per request; a top-level \"explain\": true sets it on every item",
+    )
+
+
+def _explain_cap(items: list[ClassifyItem]) -> list[ClassifyItem]:
+    asked = sum(item.explain for item in items)
+    if asked > _limits.max_explain_items:
+        raise ValueError(f"{asked} items ask for an explanation; at most {_limits.max_explain_items} per request")
+    return items
 
 
 ClassifyItems = Annotated[
     list[ClassifyItem],
     Field(max_length=_limits.max_items, description=f"0 to {_limits.max_items} items; results come back in order"),
+    AfterValidator(_explain_cap),
 ]
 
 
@@ -46,3 +60,11 @@ class ClassifyResult(BaseModel):
     scores: dict[Label, float] = Field(description="calibrated probability of each of the four labels (sum to 1)")
     action: Action = Field(description="allow / review / hide, from P(harassing) and the serving thresholds")
     model_version: str
+    lang: str | None = Field(None, description="detected language of `text` (ISO 639-1); null when it has no letters")
+    lang_confidence: float = Field(0.0, description="the language detector's probability for `lang` (0–1)")
+    reason: str | None = Field(
+        None, description='why the action differs from the thresholds\' one: "language not supported by this model"'
+    )
+    explanation: Explanation | None = Field(
+        None, description="spans (code-point offsets into text / parent_text) when the item asked to be explained"
+    )

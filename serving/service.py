@@ -29,6 +29,7 @@ from serving.metrics import serving_metrics
 from serving.review.app import review_app
 from serving.schemas import ClassifyItem, ClassifyItems, ClassifyResult
 from withyou.bundle import Classifier, Item
+from withyou.explain import explain
 from withyou.registry import resolve_bundle
 
 logger = logging.getLogger("withyou.serving")
@@ -106,8 +107,10 @@ class WithYou:
         """Classify up to 256 posts (each optionally with the post it replies to); results come back in order.
 
         Each result has the item's `id`, the most probable `label`, calibrated `scores` for all four labels, the
-        `action` (allow / review / hide) and the `model_version`. Texts longer than 2,000 characters are read
-        as their first 1,500 and last 500 characters.
+        `action` (allow / review / hide), the `model_version`, the detected `lang` and `lang_confidence`, a
+        `reason` when the language is one the model was not trained on (then it is never hidden, only reviewed),
+        and, for items sent with `"explain": true`, an `explanation` (spans over the text and parent). Texts longer
+        than 2,000 characters are read as their first 1,500 and last 500 characters.
         """
         if not items:  # the batcher can hand us only empty requests
             return []
@@ -115,15 +118,26 @@ class WithYou:
         predictions = self.classifier.predict(
             [Item(text=i.text, parent_text=i.parent_text, id=i.id) for i in items], self.thresholds
         )
+        explanations = self.explanations(items)
         results = [
             ClassifyResult(
-                id=p.id, label=p.label, scores=p.scores, action=p.action, model_version=self.model_version
+                id=p.id,
+                label=p.label,
+                scores=p.scores,
+                action=p.action,
+                model_version=self.model_version,
+                lang=p.lang,
+                lang_confidence=p.lang_confidence,
+                reason=p.reason,
+                explanation=explanations.get(index),
             )
-            for p in predictions
+            for index, p in enumerate(predictions)
         ]
         self.metrics.batch_size.observe(len(items))
         for result in results:
             self.metrics.items.labels(label=result.label, action=result.action).inc()
+            supported = "no" if result.reason else "yes"
+            self.metrics.languages.labels(lang=result.lang or "und", supported=supported).inc()
         self.hand_to_review(items, results)
         logger.info(
             "classified %d items in %.1f ms: %s",
@@ -133,6 +147,17 @@ class WithYou:
             + (" …" if len(results) > LOGGED_IDS else ""),
         )
         return results
+
+    def explanations(self, items: list[ClassifyItem]) -> dict:
+        """Explanations for the items that asked (item position → Explanation); nothing about them is logged."""
+        asked = [index for index, item in enumerate(items) if item.explain]
+        if not asked:
+            return {}
+        explained = explain(
+            self.classifier, [Item(text=items[i].text, parent_text=items[i].parent_text) for i in asked]
+        )
+        self.metrics.explained.inc(len(asked))
+        return dict(zip(asked, explained))
 
     def hand_to_review(self, items: list[ClassifyItem], results: list[ClassifyResult]) -> None:
         for item, result in zip(items, results):

@@ -27,6 +27,7 @@ import torch
 from tokenizers import Tokenizer
 
 from withyou.bundle import Classifier
+from withyou.language import DEFAULT_LANGUAGES
 from withyou.encoding import NORMALIZATION, encode_batch
 from withyou.labels import LABELS
 from withyou.policy import Thresholds
@@ -330,6 +331,7 @@ def export_bundle(
         **(metadata or {}),
         "max_length": max_length,
         "text_normalization": (metadata or {}).get("text_normalization", NORMALIZATION),
+        "languages": list((metadata or {}).get("languages", DEFAULT_LANGUAGES)),
         "labels": list(LABELS),
         "inputs": list(INPUT_NAMES),
         "exporter": exporter,

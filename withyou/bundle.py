@@ -8,8 +8,8 @@ A bundle is a directory:
     labels.json         label names in logit order, e.g. ["disclosure", "supportive", "harassing", "neutral"]
     thresholds.json     action thresholds on P(harassing) (withyou/policy.py: Thresholds)
     calibration.json    {"temperature": T} — logits are divided by T before the softmax
-    metadata.json       model_version, base_model, data_hash, max_length, text_normalization, metrics, created_at,
-                        library_versions
+    metadata.json       model_version, base_model, data_hash, max_length, text_normalization, languages (ISO 639-1
+                        codes the model was trained on; absent = ["en"]), metrics, created_at, library_versions
 
 Reading it needs onnxruntime, tokenizers and numpy only — never torch (tests/withyou/test_bundle.py proves it).
 `Classifier.from_bundle(path).predict(items)` is the one entry point used by evaluation, serving and batch scoring.
@@ -36,6 +36,8 @@ from withyou.encoding import (
     pad_id_of,
 )
 from withyou.labels import LABELS, Action
+from withyou.language import UNSUPPORTED_REASON, bundle_languages, is_supported
+from withyou.language import detect as detect_language
 from withyou.policy import Thresholds, decide_action
 
 BUNDLE_FILES = ("model.onnx", "tokenizer.json", "labels.json", "thresholds.json", "calibration.json", "metadata.json")
@@ -60,6 +62,10 @@ class Prediction:
     label: str
     scores: dict[str, float]
     action: Action
+    lang: str | None = None
+    lang_confidence: float = 0.0
+    reason: str | None = None
+    """Why the action is not the plain threshold one, e.g. withyou.language.UNSUPPORTED_REASON."""
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -135,6 +141,7 @@ class Classifier:
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self.input_names = [node.name for node in self.session.get_inputs()]
         self.harassing_index = self.labels.index("harassing")
+        self.languages = bundle_languages(self.metadata)
 
     @classmethod
     def from_bundle(cls, path: Path | str, **kwargs: Any) -> "Classifier":
@@ -174,12 +181,17 @@ class Classifier:
         predictions = []
         for item, row in zip(items, probs):
             scores = {label: float(p) for label, p in zip(self.labels, row)}
+            detection = detect_language(item.text)
+            supported = is_supported(detection, item.text, self.languages)
             predictions.append(
                 Prediction(
                     id=item.id,
                     label=self.labels[int(row.argmax())],
                     scores=scores,
-                    action=decide_action(float(row[self.harassing_index]), thresholds),
+                    action=decide_action(float(row[self.harassing_index]), thresholds, supported),
+                    lang=detection.lang,
+                    lang_confidence=detection.confidence,
+                    reason=None if supported else UNSUPPORTED_REASON,
                 )
             )
         return predictions

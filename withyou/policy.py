@@ -1,6 +1,8 @@
 """Scores → action. The platform acts on the calibrated probability that a post is harassing.
 
 `hide` when P(harassing) ≥ hide_threshold, `review` when ≥ review_threshold, else `allow`.
+A post in a language the model was not trained on (withyou/language.py) is never hidden automatically: the
+model's reading of it is a guess, so it goes to a person (`review`) when P(harassing) ≥ review_threshold.
 The thresholds are chosen by evaluation on the validation split and stored in the bundle's thresholds.json;
 serving may override them by config.
 """
@@ -26,8 +28,8 @@ class Thresholds(BaseModel):
         return self
 
 
-def decide_action(harassing_score: float, thresholds: Thresholds) -> Action:
-    if harassing_score >= thresholds.hide:
+def decide_action(harassing_score: float, thresholds: Thresholds, supported_language: bool = True) -> Action:
+    if harassing_score >= thresholds.hide and supported_language:
         return "hide"
     if harassing_score >= thresholds.review:
         return "review"

@@ -34,6 +34,9 @@ class Server:
     def classify(self, items: list[dict], **kwargs) -> httpx.Response:
         return httpx.post(f"{self.url}/classify", json={"items": items}, timeout=60, **kwargs)
 
+    def classify_body(self, body: dict, **kwargs) -> httpx.Response:
+        return httpx.post(f"{self.url}/classify", json=body, timeout=60, **kwargs)
+
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
