@@ -21,7 +21,10 @@ BAD_INPUT = 2
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
+    from evaluation.explain_cli import explain_command
+
     app.command("evaluate")(evaluate)
+    app.command("explain")(explain_command)
 
 
 def evaluate(

@@ -43,7 +43,9 @@ _EDGE_PUNCTUATION = "\"'.,;:!?()[]{}<>«»“”‘’…-–—*_~`。、！？
 
 @dataclass(frozen=True)
 class Span:
-    """Characters `start:end` of the text; `weight` = summed drop in the target probability when its words go."""
+    """Characters `start:end` of the text; `weight` = the drop in the target probability when its strongest word is
+    removed (one word at a time, so weights of a span's words are not added: two words that each carry the whole
+    answer would sum past 1)."""
 
     start: int
     end: int
@@ -168,7 +170,8 @@ def merge_spans(text: str, positions: Sequence[tuple[int, int]], weights: np.nda
             continue
         sign = 1 if weight > 0 else -1
         if run_start is not None and index == last_index + 1 and sign == run_sign:
-            run_end, run_weight = end, run_weight + float(weight)
+            run_end = end
+            run_weight = run_weight if abs(run_weight) >= abs(weight) else float(weight)
         else:
             if run_start is not None:
                 spans.append(_trimmed(text, run_start, run_end, run_weight))

@@ -1,0 +1,117 @@
+"""Occlusion explanations: spans are offsets into the text the client sent, words the model never reads weigh 0,
+the parent is explained only when it moved the answer, and nothing needs torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from withyou.bundle import Classifier, Item
+from withyou.encoding import normalize_text
+from withyou.explain import Span, explain, merge_spans, without, word_weights, words
+
+
+class KeywordClassifier(Classifier):
+    """The tiny bundle's tokenizer and settings, with scores that depend only on what the model would read: the
+    normalised text says "liar" → harassing, and a reply under a parent that mentions a manager → harassing."""
+
+    def predict_proba(self, texts, parent_texts=None, *, calibrated=True):
+        parent_texts = parent_texts or [None] * len(texts)
+        rows = []
+        for text, parent in zip(texts, parent_texts):
+            read = normalize_text(text).lower()
+            harassing = "liar" in read or ("sure" in read and parent is not None and "manager" in parent)
+            row = np.full(len(self.labels), 0.1 / 3)
+            row[self.harassing_index if harassing else self.labels.index("neutral")] = 0.9
+            rows.append(row)
+        return np.array(rows)
+
+
+@pytest.fixture(scope="module")
+def keyword_classifier(tiny_bundle):
+    return KeywordClassifier.from_bundle(tiny_bundle)
+
+
+def test_span_offsets_point_into_the_original_text_when_normalisation_rewrites_it(keyword_classifier):
+    text = "Tom &amp; @someone: see https://example.com/a?b=1 — what a l1ar!!!!! honestly"
+    assert "liar" in normalize_text(text)  # the model reads a text other than the one sent
+
+    (explanation,) = explain(keyword_classifier, [Item(text=text)])
+
+    assert explanation.label == "harassing"
+    (span,) = explanation.text.harassing
+    assert text[span.start : span.end] == "l1ar"
+    assert span.weight == pytest.approx(0.9 - 0.1 / 3, abs=1e-3)
+
+
+def test_words_keep_latin_words_whole_and_split_cjk_characters():
+    text = "we   said 嘘つき ok"
+
+    assert [text[s:e] for s, e in words(text)] == ["we", "said", "嘘", "つ", "き", "ok"]
+
+
+def test_without_removes_exactly_the_word():
+    text = "you are a liar, really"
+    (liar,) = [(s, e) for s, e in words(text) if text[s:e] == "liar,"]
+
+    assert without(text, [liar]) == "you are a really"
+
+
+def test_merge_spans_joins_adjacent_words_pushing_the_same_way_and_trims_punctuation():
+    text = "you filthy liar, go away"
+    positions = words(text)
+
+    spans = merge_spans(text, positions, np.array([0.0, 0.3, 0.5, -0.2, 0.0]), min_weight=0.02)
+
+    assert [(text[s.start : s.end], s.weight) for s in spans] == [("filthy liar", 0.5), ("go", -0.2)]
+
+
+def test_words_the_model_never_reads_weigh_zero(tiny_bundle):
+    classifier = Classifier.from_bundle(tiny_bundle)
+    text = "word " * 300 + "zebra"  # the model reads the first 128 tokens
+
+    _, (weights,) = word_weights(classifier, [Item(text=text)])
+
+    assert len(weights.words) == 301
+    assert weights.label[200] == 0.0 and weights.harassing[200] == 0.0
+
+
+def test_parent_is_explained_when_it_moved_the_answer(keyword_classifier):
+    parent = "my manager cornered me in 2019"
+
+    (explanation,) = explain(keyword_classifier, [Item(text="Sure you were.", parent_text=parent)])
+
+    assert explanation.parent_shift["harassing"] == pytest.approx(0.9 - 0.1 / 3, abs=1e-3)
+    assert [parent[s.start : s.end] for s in explanation.parent.harassing] == ["manager"]
+
+
+def test_parent_is_not_explained_when_it_changed_nothing(keyword_classifier):
+    (explanation,) = explain(keyword_classifier, [Item(text="what a liar", parent_text="my manager, 2019")])
+
+    assert explanation.parent_shift == {"label": 0.0, "harassing": 0.0}
+    assert explanation.parent is None
+
+
+def test_top_words_are_the_heaviest_spans_towards_the_label():
+    from withyou.explain import Explanation, TextExplanation
+
+    text = "a b c d"
+    spans = [Span(0, 1, 0.1), Span(2, 3, 0.5), Span(4, 5, -0.9), Span(6, 7, 0.3)]
+    explanation = Explanation(label="harassing", text=TextExplanation(label=spans, harassing=[]))
+
+    assert explanation.top_words(text, 2) == ["b", "d"]
+
+
+def test_explaining_with_the_real_bundle_does_not_import_torch(tiny_bundle):
+    code = (
+        "import sys\n"
+        "from withyou.bundle import Classifier, Item\n"
+        "from withyou.explain import explain\n"
+        f"explain(Classifier.from_bundle({str(tiny_bundle)!r}), [Item(text='you liar', parent_text='me too')])\n"
+        "print(','.join(sorted(m for m in ('torch', 'transformers') if m in sys.modules)) or 'none')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "none"
