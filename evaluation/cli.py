@@ -50,6 +50,9 @@ def evaluate(
     no_peers: bool = typer.Option(False, "--no-peers", help="Skip the baseline and alt-profanity-check columns."),
     no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not log the report to the model's MLflow run."),
     shown_errors: int = typer.Option(D.shown_errors, min=0, help="Most confident test errors listed in the report."),
+    faithfulness_posts: int = typer.Option(
+        D.faithfulness_posts, min=0, help="Test posts whose explanations are graded for faithfulness (0 skips it)."
+    ),
 ) -> None:
     """Evaluate a model bundle on the test split: metrics, calibration, thresholds, functional suite, report, gate."""
     from evaluation.config import EvaluationError
@@ -60,6 +63,7 @@ def evaluate(
             precision_target=precision_target, recall_target=recall_target, ece_bins=ece_bins,
             short_words=short_words, batch_size=batch_size, tolerance=tolerance, write_bundle=not no_write_bundle,
             log_mlflow=not no_mlflow, peers=not no_peers, shown_errors=shown_errors,
+            faithfulness_posts=faithfulness_posts,
         )
     except EvaluationError as exc:
         raise typer.BadParameter(str(exc)) from None

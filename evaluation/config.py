@@ -48,6 +48,8 @@ class EvaluationConfig:
     log_mlflow: bool = True
     peers: bool = True
     shown_errors: int = 25
+    faithfulness_posts: int = 300
+    """Test posts whose explanations are graded (evaluation/faithfulness.py); 0 skips the section."""
 
     def __post_init__(self) -> None:
         for name in ("precision_target", "recall_target"):

@@ -5,6 +5,11 @@ twice: with its parent post (the real reading, which decides pass/fail) and with
 what context adds. Without its parent some cases *should* change label ("Sure you were." is harassing only under
 a disclosure), so the without-context pass rate is not a second grade: it is the share of cases the model would
 still get right if it ignored the thread, and the gap between the two rates is the value of context.
+
+Each case has a language (`lang`, a BCP 47 tag, default "en"). The graded `overall` rate counts the cases in the
+model's languages only (a bundle's metadata `languages`, English by default); `per_language` scores every
+language on its own, so the French, Spanish, Hindi and Japanese cases measure what an English model does with
+them without moving the grade (README "Languages").
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evaluation.metrics import label_ids
 from withyou.labels import LABELS, Label
+from withyou.language import DEFAULT_LANGUAGES
 from withyou.records import DataError, describe_validation_error
 
 DEFAULT_CASES_PATH = Path(__file__).resolve().parent / "functional" / "cases.jsonl"
@@ -34,6 +40,7 @@ class FunctionalCase(BaseModel):
     text: str = Field(min_length=1)
     parent_text: str | None
     label: Label
+    lang: str = Field("en", pattern=r"^[a-z]{2}(-[A-Za-z]{4})?$")
 
     @field_validator("parent_text")
     @classmethod
@@ -66,9 +73,13 @@ def load_cases(path: Path) -> list[FunctionalCase]:
 
 
 def pass_rates(
-    cases: Sequence[FunctionalCase], predicted_with: np.ndarray, predicted_without: np.ndarray
+    cases: Sequence[FunctionalCase],
+    predicted_with: np.ndarray,
+    predicted_without: np.ndarray,
+    languages: Sequence[str] = DEFAULT_LANGUAGES,
 ) -> dict:
-    """Pass rates overall and per functionality, from predicted label ids with and without the parent post.
+    """Pass rates overall (cases in `languages`), per functionality and per language, from predicted label ids
+    with and without the parent post.
 
     `without_context` rates count only cases that have a parent (for the others both readings are the same);
     `flipped` counts cases whose predicted label changes when the parent is removed.
@@ -102,18 +113,23 @@ def pass_rates(
         for i, c in enumerate(cases)
         if not passed[i]
     ]
+    in_languages = np.array([c.lang.split("-")[0] in set(languages) for c in cases])
     return {
-        "overall": summary(np.ones(len(cases), dtype=bool)),
+        "overall": summary(in_languages),
+        "languages": list(languages),
         "per_functionality": {
             name: summary(np.array([c.functionality == name for c in cases])) for name in functionalities
         },
+        "per_language": {tag: summary(np.array([c.lang == tag for c in cases])) for tag in sorted({c.lang for c in cases})},
         "failures": failures,
     }
 
 
-def run_functional(scorer: Scorer, cases: Sequence[FunctionalCase]) -> dict:
+def run_functional(
+    scorer: Scorer, cases: Sequence[FunctionalCase], languages: Sequence[str] = DEFAULT_LANGUAGES
+) -> dict:
     """Score every case with and without its parent and summarise (see `pass_rates`)."""
     texts = [c.text for c in cases]
     predicted_with = scorer(texts, [c.parent_text for c in cases]).argmax(axis=1)
     predicted_without = scorer(texts, [None] * len(cases)).argmax(axis=1)
-    return pass_rates(cases, predicted_with, predicted_without)
+    return pass_rates(cases, predicted_with, predicted_without, languages)

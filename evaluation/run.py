@@ -23,6 +23,7 @@ from evaluation.benchmarks import benchmark_section, load_benchmarks, profanity_
 from evaluation.bias import DEFAULT_TEMPLATES_PATH, load_bias_cases, run_bias_suite
 from evaluation.calibration import calibrate, write_calibration
 from evaluation.config import EvaluationConfig, EvaluationError
+from evaluation.faithfulness import faithfulness_section
 from evaluation.functional import DEFAULT_CASES_PATH, load_cases, run_functional
 from evaluation.gate import GateVerdict, compare, scorecard
 from evaluation.metrics import (
@@ -41,7 +42,7 @@ from evaluation.thresholds import (
     write_thresholds,
 )
 from withyou import paths
-from withyou.bundle import Classifier, softmax
+from withyou.bundle import Classifier, Item, softmax
 from withyou.labels import LABELS
 from withyou.records import DataError, Record, read_jsonl
 from withyou.registry import resolve_bundle
@@ -160,6 +161,7 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
     evaluation = Evaluation(metrics, bundle_dir, y_test, test_probs, test_raw)
     evaluation.examples["test_errors"] = confident_errors(data.test, y_test, test_probs, config.shown_errors)
     _functional_section(evaluation, scorer, config)
+    _faithfulness_section(evaluation, classifier, data.test, config)
     baseline = _baseline_scorer(config, bundle_dir, metrics["notices"]) if config.peers else None
     if config.peers:
         metrics["peers"] = peer_section(data.validation, data.test, (val_probs, test_probs), baseline)
@@ -249,12 +251,23 @@ def _functional_section(evaluation: Evaluation, scorer: BundleScorer, config: Ev
         evaluation.metrics["functional"] = None
         return
     cases = load_cases(Path(path))
-    result = run_functional(scorer, cases)
+    result = run_functional(scorer, cases, scorer.classifier.languages)
     by_id = {c.id: c for c in cases}
     evaluation.examples["functional_failures"] = [
         {**f, "text": by_id[f["id"]].text, "parent_text": by_id[f["id"]].parent_text} for f in result["failures"]
     ]
     evaluation.metrics["functional"] = {"cases_path": str(path), **result}
+
+
+def _faithfulness_section(
+    evaluation: Evaluation, classifier: Classifier, test: list[Record], config: EvaluationConfig
+) -> None:
+    evaluation.metrics["faithfulness"] = None
+    evaluation.examples["explained"] = []
+    if config.faithfulness_posts and test:
+        items = [Item(text=r.text, parent_text=r.parent_text, id=r.id) for r in test]
+        result, shown = faithfulness_section(classifier, items, n=config.faithfulness_posts)
+        evaluation.metrics["faithfulness"], evaluation.examples["explained"] = result, shown
 
 
 def _read_extra(path: Path) -> list[Record]:

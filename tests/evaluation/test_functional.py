@@ -61,3 +61,32 @@ def test_missing_parent_key_is_an_error(tmp_path):
     (tmp_path / "cases.jsonl").write_text('{"id": "a", "functionality": "f", "text": "t", "label": "neutral"}\n')
     with pytest.raises(DataError, match="parent_text"):
         load_cases(tmp_path / "cases.jsonl")
+
+
+def test_other_languages_are_scored_on_their_own_and_not_in_the_grade(tmp_path):
+    rows = [
+        '{"id": "en-1", "functionality": "f", "text": "I believe you", "parent_text": null, "label": "supportive"}',
+        '{"id": "fr-1", "functionality": "language_fr", "text": "Je te crois", "parent_text": null, '
+        '"label": "supportive", "lang": "fr"}',
+        '{"id": "hi-1", "functionality": "language_hi_latn", "text": "main tumpe vishwas karti hoon", '
+        '"parent_text": null, "label": "supportive", "lang": "hi-Latn"}',
+    ]
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(rows), encoding="utf-8")
+    cases = load_cases(path)
+    predicted = label_ids(["supportive", "harassing", "neutral"])
+
+    result = pass_rates(cases, predicted, predicted)
+
+    assert result["overall"]["n"] == 1 and result["overall"]["pass_rate"] == 1.0
+    assert result["per_language"]["fr"]["pass_rate"] == 0.0
+    assert set(result["per_language"]) == {"en", "fr", "hi-Latn"}
+    assert pass_rates(cases, predicted, predicted, ["en", "fr"])["overall"]["n"] == 2
+
+
+def test_shipped_cases_hold_each_language_slice_with_all_four_labels():
+    from evaluation.functional import DEFAULT_CASES_PATH
+
+    cases = load_cases(DEFAULT_CASES_PATH)
+    for tag in ("fr", "es", "hi", "hi-Latn", "ja"):
+        assert {c.label for c in cases if c.lang == tag} == {"disclosure", "supportive", "harassing", "neutral"}

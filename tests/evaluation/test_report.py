@@ -44,3 +44,14 @@ def test_report_states_thresholds_and_disclosure_exposure(report_files):
     html = report_files[0].read_text()
     assert "hide ≥" in html and "review ≥" in html
     assert "disclosures that would be hidden" in html
+
+
+def test_report_grades_explanations_and_shows_them_escaped(report_files):
+    html = report_files[0].read_text()
+    metrics = json.loads(report_files[1].read_text())
+
+    assert metrics["faithfulness"]["n"] > 0
+    assert {"top", "random"} <= set(metrics["faithfulness"]["comprehensiveness"])
+    assert "Explanations: faithfulness" in html
+    assert '<div class="explained">' in html
+    assert "<script>" not in html
