@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from withyou.bundle import Classifier, Item
-from withyou.explain import only, without, word_weights
+from withyou.explain import only, segments, without, word_weights
 
 FRACTIONS = (0.1, 0.2, 0.5)
 
@@ -89,21 +89,6 @@ def faithfulness_table(result: dict) -> str:
                 f"{random['per_fraction'][f]:.3f} | {better} |"
             )
     return "\n".join(lines)
-
-
-def segments(text: str, spans) -> list[dict]:
-    """`text` cut into pieces, each {"text", "kind": "toward" | "against" | None, "weight"}: what a template needs
-    to highlight spans while escaping every piece (the report never marks post text as safe)."""
-    out, cursor = [], 0
-    for span in sorted(spans, key=lambda s: s.start):
-        if span.start > cursor:
-            out.append({"text": text[cursor : span.start], "kind": None, "weight": None})
-        out.append({"text": text[span.start : span.end], "kind": "toward" if span.weight > 0 else "against",
-                    "weight": span.weight})
-        cursor = span.end
-    if cursor < len(text):
-        out.append({"text": text[cursor:], "kind": None, "weight": None})
-    return out
 
 
 def faithfulness_section(

@@ -94,7 +94,7 @@ def pass_rates(
         return {
             "n": int(mask.sum()),
             "passed": int(passed[mask].sum()),
-            "pass_rate": float(passed[mask].mean()),
+            "pass_rate": float(passed[mask].mean()) if mask.any() else None,
             "n_with_parent": int(with_parent.sum()),
             "pass_rate_with_context": float(passed[with_parent].mean()) if with_parent.any() else None,
             "pass_rate_without_context": float(passed_alone[with_parent].mean()) if with_parent.any() else None,

@@ -38,6 +38,7 @@ class ReviewCandidate:
     action: str
     model_version: str
     classified_at: str  # ISO 8601, UTC
+    explanation: dict | None = None  # withyou.explain.Explanation as a dict, when the item asked for one
 
 
 @runtime_checkable

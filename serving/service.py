@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
 
 import bentoml
 
@@ -172,6 +173,7 @@ class WithYou:
                         action=result.action,
                         model_version=self.model_version,
                         classified_at=now_utc(),
+                        explanation=asdict(result.explanation) if result.explanation else None,
                     )
                 )
 

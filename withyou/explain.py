@@ -71,8 +71,7 @@ class Explanation:
 
     def top_words(self, text: str, n: int = 3) -> list[str]:
         """The `n` heaviest spans for the predicted label pushing towards it, as text (for the review queue)."""
-        spans = sorted((s for s in self.text.label if s.weight > 0), key=lambda s: -s.weight)[:n]
-        return [text[s.start : s.end] for s in spans]
+        return top_words(text, self.text.label, n)
 
 
 @dataclass(frozen=True)
@@ -188,6 +187,30 @@ def _trimmed(text: str, start: int, end: int, weight: float) -> Span:
         offset = text[start:end].index(inner)
         start, end = start + offset, start + offset + len(inner)
     return Span(start, end, round(weight, 4))
+
+
+def segments(text: str, spans: Sequence[Span | dict]) -> list[dict]:
+    """`text` cut into pieces {"text", "kind": "toward" | "against" | None, "weight"} covering it in order: what a
+    template needs to highlight spans while escaping every piece (nothing is ever marked safe)."""
+    out, cursor = [], 0
+    for span in sorted((s if isinstance(s, Span) else Span(**s) for s in spans), key=lambda s: s.start):
+        if span.start < cursor or span.end > len(text):
+            continue  # overlapping or out of range: never trust stored offsets blindly
+        if span.start > cursor:
+            out.append({"text": text[cursor : span.start], "kind": None, "weight": None})
+        kind = "toward" if span.weight > 0 else "against"
+        out.append({"text": text[span.start : span.end], "kind": kind, "weight": span.weight})
+        cursor = span.end
+    if cursor < len(text):
+        out.append({"text": text[cursor:], "kind": None, "weight": None})
+    return out
+
+
+def top_words(text: str, spans: Sequence[Span | dict], n: int = 3) -> list[str]:
+    """The `n` heaviest spans pushing towards the target, as text (the review queue's "why" column)."""
+    spans = [s if isinstance(s, Span) else Span(**s) for s in spans]
+    best = sorted((s for s in spans if s.weight > 0 and s.end <= len(text)), key=lambda s: -s.weight)[:n]
+    return [text[s.start : s.end] for s in best]
 
 
 def explain(

@@ -80,6 +80,7 @@ class ReviewItem(Base):
     scores: Mapped[dict[str, float]] = mapped_column(JSON)
     harassing_score: Mapped[float] = mapped_column(Float)
     parent_scores: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    explanation: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # withyou.explain spans, offsets only
     parent_is_disclosure: Mapped[bool] = mapped_column(Boolean, default=False)
     label: Mapped[str] = mapped_column(String(LABEL_CHARS))
     action: Mapped[str] = mapped_column(String(16))

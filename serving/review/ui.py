@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from serving.review.api import MAX_NOTE_CHARS, check_csrf, reviewer_of, store_of
 from serving.review.models import LABEL_CHARS, OPEN_STATUSES
 from serving.review.store import ESCALATE, NotFound
+from withyou.explain import segments, top_words
 
 HERE = Path(__file__).parent
 STATIC_FILES = {"review.js": "text/javascript", "review.css": "text/css"}
@@ -71,11 +72,32 @@ def queue_page(request: Request, view: str = "open", offset: int = 0) -> HTMLRes
     page_size = request.app.state.settings.page_size
     offset = max(0, offset)
     items = store.queue(VIEWS[view], limit=page_size, offset=offset)  # ReviewError (400) past MAX_OFFSET
+    why = {item["id"]: item_top_words(item) for item in items}
     return render(
         request, "queue.html", items=items, counts=store.counts(), view=view, views=list(VIEWS),
         offset=offset, page_size=page_size, first=store.next_for(reviewer_of(request)),
-        shortcuts=shortcuts(request.app.state.labels),
+        shortcuts=shortcuts(request.app.state.labels), why=why,
     )  # fmt: skip
+
+
+def item_top_words(item: dict[str, Any]) -> list[str]:
+    """The words that pushed the model hardest towards P(harassing), when the item was explained."""
+    explanation = item.get("explanation")
+    if not explanation or not item.get("text"):
+        return []
+    return top_words(item["text"], explanation["text"]["harassing"])
+
+
+def highlights(item: dict[str, Any]) -> dict[str, list[dict] | None]:
+    """Reply and parent cut into escaped-by-the-template segments with the P(harassing) spans marked."""
+    explanation = item.get("explanation")
+    if not explanation or item.get("purged"):
+        return {"reply": None, "parent": None}
+    parent = explanation.get("parent")
+    return {
+        "reply": segments(item["text"], explanation["text"]["harassing"]),
+        "parent": segments(item["parent_text"], parent["harassing"]) if parent and item.get("parent_text") else None,
+    }
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse, name="item_page")
@@ -93,7 +115,7 @@ def item_page(request: Request, item_id: int) -> HTMLResponse:
     return render(
         request, "item.html", item=item, scores=score_rows(item, labels), shortcuts=shortcuts(labels),
         previous=previous, following=following, counts=store.counts(), max_note=MAX_NOTE_CHARS,
-        audit=store.audit(item_id, limit=20),
+        audit=store.audit(item_id, limit=20), highlights=highlights(item),
     )  # fmt: skip
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.faithfulness import faithfulness, segments
+from evaluation.faithfulness import faithfulness
+from withyou.explain import segments
 from withyou.bundle import Classifier, Item
 from withyou.explain import Span
 

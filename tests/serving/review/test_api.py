@@ -137,3 +137,12 @@ def test_an_id_past_64_bits_is_a_404_with_the_headers_in_the_bentoml_mount(revie
     assert response.status_code == 404 and response.json()["error"].startswith(f"no review item {2**63}")
     assert response.headers["content-security-policy"].startswith("default-src 'self'")
     assert following.status_code == 200
+
+
+def test_an_explained_classification_reaches_the_queue_with_its_spans(review_server):
+    review_server.classify([{"id": "explained-1", "text": "Sure you were, liar.", "explain": True}])
+
+    item = review_server.queued("explained-1")
+
+    assert item["explanation"]["label"] == item["label"]
+    assert set(item["explanation"]["text"]) == {"label", "harassing"}

@@ -126,3 +126,53 @@ def test_payloads_in_the_queue_excerpt_are_text_too(page, review_server):
     assert page.title() == "Review queue · WithYou review"
     assert page.evaluate("window.__pwned") is None
     assert page.locator("table.queue img").count() == 0
+
+
+def enqueue_explained(review_server, external_id: str, text: str, spans: list[dict]) -> int:
+    """Store an item whose explanation marks `spans` (exact offsets), as the service does for `"explain": true`."""
+    from serving.hooks import ReviewCandidate, now_utc
+    from serving.review.store import ReviewStore
+
+    explanation = {"label": "harassing", "text": {"label": spans, "harassing": spans}, "parent_shift": None,
+                   "parent": None}  # fmt: skip
+    candidate = ReviewCandidate(
+        id=external_id, text=text, parent_text=None, label="harassing",
+        scores={"disclosure": 0.1, "supportive": 0.1, "harassing": 0.7, "neutral": 0.1}, action="review",
+        model_version="tiny-test", classified_at=now_utc(), explanation=explanation,
+    )  # fmt: skip
+    return ReviewStore(f"sqlite:///{review_server.db}").enqueue(candidate)
+
+
+def test_highlighted_payloads_render_as_text_inside_marks_with_a_legend(page, review_server):
+    text = f"you are {SCRIPT_PAYLOAD} and {IMG_PAYLOAD} ok"
+    script_at, img_at = text.index(SCRIPT_PAYLOAD), text.index(IMG_PAYLOAD)
+    spans = [{"start": script_at, "end": script_at + len(SCRIPT_PAYLOAD), "weight": 0.41},
+             {"start": img_at, "end": img_at + len(IMG_PAYLOAD), "weight": -0.12}]  # fmt: skip
+    item_id = enqueue_explained(review_server, "ui-xss-mark", text, spans)
+
+    page.goto(f"/review/items/{item_id}")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)
+
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#reply-text").inner_text() == text
+    assert page.locator("#reply-text mark.toward").inner_text() == SCRIPT_PAYLOAD
+    assert page.locator("#reply-text mark.against").inner_text() == IMG_PAYLOAD
+    assert page.locator("#reply-text mark.toward").get_attribute("title") == "+0.41"
+    assert page.locator("#highlight-legend").count() == 1
+    assert page.locator("main img, main script, main [style]").count() == 0
+    screenshot = review_server.directory / "explained-item.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 0
+
+
+def test_queue_shows_the_top_words_of_an_explained_item_as_text(page, review_server):
+    text = f"liar {IMG_PAYLOAD}"
+    item_id = enqueue_explained(review_server, "ui-why", text, [{"start": 5, "end": len(text), "weight": 0.5}])
+
+    page.goto("/review/?view=open")
+    page.wait_for_timeout(300)
+
+    assert page.locator(f'tr[data-item="{item_id}"] td.why mark').inner_text() == IMG_PAYLOAD
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("table.queue img").count() == 0
