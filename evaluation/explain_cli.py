@@ -45,12 +45,12 @@ def explain_command(
     """Classify one post and show which words drove the label and P(harassing) (leave-one-word-out occlusion)."""
     from rich.console import Console
 
-    from evaluation.run import resolve_ref
+    from withyou.registry import resolve_bundle
     from withyou.bundle import BundleError, Classifier, Item
     from withyou.explain import explain
 
     try:
-        classifier = Classifier.from_bundle(resolve_ref(bundle))
+        classifier = Classifier.from_bundle(resolve_bundle(bundle))
     except (BundleError, LookupError, ValueError) as exc:
         typer.secho(f"cannot load the model: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
