@@ -134,6 +134,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds") if value else None
 
 
+def add_explanation_column(engine: Any) -> None:
+    """Queues created before explanations (issue 14) lack `review_items.explanation`: add it, empty (additive)."""
+    from sqlalchemy import inspect, text
+
+    if "explanation" not in {column["name"] for column in inspect(engine).get_columns("review_items")}:
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE review_items ADD COLUMN explanation JSON"))
+
+
 class ReviewStore:
     def __init__(
         self, url: str, claim_minutes: int = 15, busy_timeout_s: float = 10.0, labels: tuple[str, ...] = LABELS
@@ -168,6 +177,7 @@ class ReviewStore:
                 except OSError as exc:
                     raise StoreUnavailable(f"cannot create the review database folder {folder}: {exc.strerror}") from None
             Base.metadata.create_all(self.engine)
+            add_explanation_column(self.engine)
             self._schema_ready = True
 
     @contextmanager

@@ -155,3 +155,30 @@ def test_the_database_refuses_to_change_audit_rows(store, statement):
         with store.engine.begin() as connection:
             connection.execute(text(statement))
     assert len(store.audit()) == 1
+
+
+def test_a_queue_created_before_explanations_gains_the_column_and_keeps_its_items(tmp_path):
+    import sqlite3
+
+    from serving.review.store import ReviewStore
+
+    db = tmp_path / "old.db"
+    store = ReviewStore(f"sqlite:///{db}")
+    store.ensure_schema()
+    with sqlite3.connect(db) as connection:
+        connection.execute("ALTER TABLE review_items DROP COLUMN explanation")
+
+    reopened = ReviewStore(f"sqlite:///{db}")
+    item_id = reopened.enqueue(candidate_with_explanation())
+
+    assert reopened.item(item_id)["explanation"] == {"label": "harassing", "text": {"label": [], "harassing": []}}
+
+
+def candidate_with_explanation():
+    from serving.hooks import ReviewCandidate, now_utc
+
+    return ReviewCandidate(
+        id="old-db", text="a post", parent_text=None, label="harassing",
+        scores={"disclosure": 0.1, "supportive": 0.1, "harassing": 0.7, "neutral": 0.1}, action="review",
+        model_version="m", classified_at=now_utc(), explanation={"label": "harassing", "text": {"label": [], "harassing": []}},
+    )  # fmt: skip
