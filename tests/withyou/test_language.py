@@ -99,3 +99,9 @@ def test_bundle_that_lists_french_hides_french(tiny_bundle, tmp_path):
 
 def test_language_counts_most_frequent_first():
     assert language_counts(["en", "fr", None, "en"]) == {"en": 2, "fr": 1, "und": 1}
+
+
+def test_export_records_the_bundles_languages(tiny_bundle):
+    metadata = json.loads((tiny_bundle / "metadata.json").read_text(encoding="utf-8"))
+
+    assert metadata["languages"] == ["en"]
