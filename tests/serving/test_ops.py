@@ -72,7 +72,12 @@ def test_openapi_spec_documents_classify_and_its_limits(server):
         "scores",
         "action",
         "model_version",
+        "lang",
+        "lang_confidence",
+        "reason",
+        "explanation",
     }
+    assert "explain" in item["properties"]
 
 
 def test_logs_carry_ids_and_labels_but_never_post_text(server):
