@@ -182,3 +182,9 @@ def candidate_with_explanation():
         scores={"disclosure": 0.1, "supportive": 0.1, "harassing": 0.7, "neutral": 0.1}, action="review",
         model_version="m", classified_at=now_utc(), explanation={"label": "harassing", "text": {"label": [], "harassing": []}},
     )  # fmt: skip
+
+
+def test_an_explanation_is_kept_with_the_item_and_hidden_once_purged(store):
+    item_id = store.enqueue(candidate_with_explanation())
+
+    assert store.item(item_id)["explanation"]["label"] == "harassing"
