@@ -184,7 +184,7 @@ def candidate_with_explanation():
     )  # fmt: skip
 
 
-def test_an_explanation_is_kept_with_the_item_and_hidden_once_purged(store):
+def test_an_explanation_is_kept_with_the_item(store):
     item_id = store.enqueue(candidate_with_explanation())
 
     assert store.item(item_id)["explanation"]["label"] == "harassing"
