@@ -49,8 +49,7 @@ def run_variant(variant, records, steps: int, warmup: int, batch_size: int, prof
 
     from training.config import TrainConfig
     from training.dataset import label_ids
-    from training.fit import build_optimizer, freeze_word_embeddings, load_base_model, seed_everything, to_tensors
-    from withyou.encoding import encode_batch
+    from training.fit import build_optimizer, freeze_word_embeddings, load_base_model, model_batch, seed_everything
 
     name, freeze, attention_dropout, hidden_dropout = variant
     config = TrainConfig(track=False, attention_dropout=attention_dropout, hidden_dropout=hidden_dropout,
@@ -69,12 +68,12 @@ def run_variant(variant, records, steps: int, warmup: int, batch_size: int, prof
     for step in range(warmup + steps):
         idx = np.arange(step * batch_size, (step + 1) * batch_size) % len(records)
         t0 = time.perf_counter()
-        batch = encode_batch(tokenizer, [records[i].text for i in idx], [records[i].parent_text for i in idx])
+        inputs = model_batch(model, tokenizer, [records[i].text for i in idx], [records[i].parent_text for i in idx])
         t1 = time.perf_counter()
         profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if profile and step == warmup else None
         if profiler:
             profiler.__enter__()
-        loss = loss_fn(model(**to_tensors(batch)).logits, labels[idx])
+        loss = loss_fn(model(**inputs).logits, labels[idx])
         t2 = time.perf_counter()
         loss.backward()
         t3 = time.perf_counter()

@@ -8,7 +8,6 @@ no need for gradients. Dividing by T never changes the argmax, so accuracy and F
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -84,7 +83,8 @@ def calibrate(
 
 
 def write_calibration(bundle_dir: Path, result: CalibrationResult) -> Path:
-    """Write `calibration.json`: {"temperature": T, ...how it was fitted}. Serving reads only `temperature`."""
-    path = Path(bundle_dir) / "calibration.json"
-    path.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
-    return path
+    """Write `calibration.json`: {"temperature": T, ...how it was fitted} (and its checksum in metadata.json).
+    Serving reads only `temperature`."""
+    from withyou.integrity import write_bundle_json
+
+    return write_bundle_json(Path(bundle_dir), "calibration.json", result.to_json())

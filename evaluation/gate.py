@@ -8,10 +8,13 @@ of the numbers in GATE_METRICS. A better own-test score never buys a regression 
 
 Every number is an argmax-label rate or score, which temperature scaling does not change, so calibration cannot
 move the verdict. A number missing on either side (e.g. no benchmark data in this build) is listed, not compared.
+Two models with different label sets answer different questions: the gate refuses to compare them (GateError,
+`same_label_set`) — a model with a new label is promoted by a person, not by these numbers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +112,20 @@ class GateVerdict:
         }
 
 
+def same_label_set(challenger: Sequence[str], champion: Sequence[str]) -> None:
+    """Raise GateError unless both models have the same labels (order aside: every number is read by label name)."""
+    if set(challenger) == set(champion):
+        return
+    only_new = sorted(set(challenger) - set(champion))
+    only_old = sorted(set(champion) - set(challenger))
+    raise GateError(
+        f"the gate cannot compare models with different label sets: challenger {list(challenger)}, champion "
+        f"{list(champion)} (only the challenger has {only_new or 'none'}; only the champion has {only_old or 'none'}). "
+        "Their numbers answer different questions; review the challenger's report and promote it by hand "
+        "(`withyou promote VERSION`) if it should replace the champion"
+    )
+
+
 def compare(
     challenger: dict[str, float | None],
     champion: dict[str, float | None],
@@ -116,10 +133,15 @@ def compare(
     *,
     challenger_version: str = "challenger",
     champion_version: str = "champion",
+    challenger_labels: Sequence[str] | None = None,
+    champion_labels: Sequence[str] | None = None,
 ) -> GateVerdict:
-    """Apply the rule of the module docstring to two scorecards; `reasons` names every regression (or none)."""
+    """Apply the rule of the module docstring to two scorecards; `reasons` names every regression (or none).
+    With both label lists given, models with different label sets are refused (`same_label_set`)."""
     if tolerance < 0:
         raise ValueError(f"tolerance must be ≥ 0, got {tolerance}")
+    if challenger_labels is not None and champion_labels is not None:
+        same_label_set(challenger_labels, champion_labels)
     if challenger.get("test_macro_f1") is None or champion.get("test_macro_f1") is None:
         raise GateError("the gate needs the test macro-F1 of both models")
     reasons, compared = [], 0

@@ -96,7 +96,8 @@ def log_to_mlflow(evaluation: Evaluation, files: list[Path]) -> str:
     """Log the headline numbers (as eval_*) and the report files to the model's MLflow run.
 
     The run id comes from the bundle's metadata.json (`mlflow_run_id`, written by training). When evaluation wrote
-    calibration.json and thresholds.json into the bundle, they are also uploaded over the run's logged `bundle/`
+    calibration.json and thresholds.json into the bundle, they (and metadata.json, which holds their checksums)
+    are also uploaded over the run's logged `bundle/`
     copy, which the registered model version ("withyou", alias challenger/champion) serves from — otherwise
     `models:/withyou@champion` would hand serving the placeholder thresholds. Returns a line saying what
     happened; no run id means nothing to log to, which is a notice, not an error.
@@ -129,7 +130,7 @@ def log_to_mlflow(evaluation: Evaluation, files: list[Path]) -> str:
     written = ""
     if evaluation.metrics.get("bundle_written"):
         # the registered model version points at the run's "bundle" artifacts: keep them equal to the local bundle
-        for name in ("calibration.json", "thresholds.json"):
+        for name in ("calibration.json", "thresholds.json", "metadata.json"):
             client.log_artifact(run_id, str(evaluation.bundle_dir / name), artifact_path="bundle")
         written = " and updated calibration.json/thresholds.json in its bundle"
     return f"logged {len(numbers)} metrics and {len(files)} files to MLflow run {run_id}{written}"

@@ -25,7 +25,7 @@ from evaluation.calibration import calibrate, write_calibration
 from evaluation.config import EvaluationConfig, EvaluationError
 from evaluation.faithfulness import faithfulness_section
 from evaluation.functional import DEFAULT_CASES_PATH, load_cases, run_functional
-from evaluation.gate import GateVerdict, compare, scorecard
+from evaluation.gate import GateVerdict, compare, same_label_set, scorecard
 from evaluation.metrics import (
     HARASSING,
     classification_metrics,
@@ -43,6 +43,7 @@ from evaluation.thresholds import (
 )
 from withyou import paths
 from withyou.bundle import Classifier, Item, softmax
+from withyou.integrity import read_labels, read_metadata
 from withyou.labels import LABELS
 from withyou.records import DataError, Record, read_jsonl
 from withyou.registry import resolve_bundle
@@ -135,6 +136,7 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
     )
     metrics: dict[str, Any] = {
         "model_version": classifier.model_version,
+        "labels": list(classifier.labels),
         "bundle": str(bundle_dir),
         "bundle_data_hash": classifier.metadata.get("data_hash"),
         "dataset": {"path": str(data.path), "content_hash": data.manifest.get("content_hash"),
@@ -210,12 +212,14 @@ def gate_against(champion_ref: str, challenger: Evaluation, data: EvalData, conf
     from dataclasses import replace
 
     champion_dir = resolve_bundle(champion_ref)
+    same_label_set(challenger.metrics["labels"], read_labels(champion_dir, read_metadata(champion_dir)))
     champion_config = replace(config, write_bundle=False, peers=False, log_mlflow=False, shown_errors=0, extra=[])
     champion = evaluate_bundle(champion_dir, champion_config, data)
     return compare(
         scorecard(challenger.metrics), scorecard(champion.metrics), config.tolerance,
         challenger_version=challenger.metrics["model_version"],
         champion_version=f"{champion.metrics['model_version']} ({champion_ref})",
+        challenger_labels=challenger.metrics["labels"], champion_labels=champion.metrics["labels"],
     )
 
 

@@ -22,7 +22,6 @@ Fallbacks (each one is recorded in `notes` and shown in the report):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,7 +151,8 @@ def disclosure_exposure(y_true: np.ndarray, p_harassing: np.ndarray, thresholds:
 
 
 def write_thresholds(bundle_dir: Path, thresholds: Thresholds) -> Path:
-    """Write the bundle's `thresholds.json` in the withyou.policy.Thresholds schema."""
-    path = Path(bundle_dir) / "thresholds.json"
-    path.write_text(json.dumps(thresholds.model_dump(), indent=2) + "\n", encoding="utf-8")
-    return path
+    """Write the bundle's `thresholds.json` in the withyou.policy.Thresholds schema (and its checksum in
+    metadata.json, so the bundle still verifies)."""
+    from withyou.integrity import write_bundle_json
+
+    return write_bundle_json(Path(bundle_dir), "thresholds.json", thresholds.model_dump())

@@ -99,9 +99,12 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
         metadata={"model_version": "tiny-test", "base_model": config.base_model, "data_hash": "tiny",
                   "text_normalization": NORMALIZATION},
         parity_records=splits["validation"] + splits["test"],
-        # A dozen steps leave near-tied logits that int8 noise (~1e-2) can flip on a 16-post parity set;
-        # the issue's 99.5 % applies to real models (tests/training/test_export.py checks it is enforced).
+        # A dozen steps leave near-tied logits (no post reaches the rule's 0.1 top-2 margin) that int8 noise
+        # (~1e-2) can flip on a 16-post parity set: the fixture counts every post and relaxes the bar so that its
+        # model.onnx is the int8 graph the quantisation tests inspect. The issue's rule (99.5 %, margin 0.1)
+        # applies to real models; tests/training/test_export.py tests both of its branches.
         min_int8_agreement=0.75,
+        int8_min_margin=0.0,
     )
     return TinyModel(result.model, result.tokenizer, splits, bundle, parity)
 
@@ -110,3 +113,11 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
 def tiny_bundle(tiny_model: TinyModel) -> Path:
     """Path to a real exported bundle directory (see withyou/bundle.py for its contents)."""
     return tiny_model.bundle
+
+
+@pytest.fixture(scope="session")
+def tiny_random_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle of a tiny random BERT (tests/tiny_bundles.py): KBs, so tests can copy and corrupt it freely."""
+    from tests.tiny_bundles import export_tiny
+
+    return export_tiny("bert", tmp_path_factory.mktemp("tiny_random") / "bundle")

@@ -2,7 +2,8 @@
 
 Inputs are built by withyou.encoding.encode_batch (encode_posts + padding) with the base model's tokenizer.json —
 the bundle reader (withyou/bundle.py, used by serving and evaluation) runs the same encode_posts on the same file —
-so a reply is a (parent, reply) segment pair and training ids equal serving ids.
+so a reply is a (parent, reply) segment pair and training ids equal serving ids; the pad id is the model's own and
+token_type_ids are fed only to a model that takes them (`model_input_names`, recorded in the bundle's `encoding`).
 Each epoch draws a label- and source-balanced sample (TrainConfig.max_train_examples, training.dataset
 .sampling_probabilities; the loss is class-weighted only with TrainConfig.class_weighting, off by default), and
 training stops early when validation macro-F1 stops improving; the best epoch's weights are kept.
@@ -11,6 +12,7 @@ training stops early when validation macro-F1 stops improving; the best epoch's 
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 import random
 import time
@@ -26,7 +28,7 @@ from tqdm.auto import tqdm
 
 from training.config import DEFAULT_BASE_MODEL, ConfigError, TrainConfig
 from training.dataset import label_ids, sample_indices, sampling_probabilities, weighted_sample
-from withyou.encoding import EncodedBatch, encode_batch, load_tokenizer
+from withyou.encoding import encode_batch, load_tokenizer, pad_id_of, set_truncation
 from withyou.labels import LABEL_TO_ID, LABELS
 from withyou.records import Record
 
@@ -98,9 +100,7 @@ def load_base_model(
             tokenizer = load_tokenizer(Path(source, "tokenizer.json"), max_length)
         else:
             backend = AutoTokenizer.from_pretrained(source, use_fast=True).backend_tokenizer
-            tokenizer = Tokenizer.from_str(backend.to_str())
-            tokenizer.enable_truncation(max_length=max_length, strategy="longest_first")
-            tokenizer.no_padding()
+            tokenizer = set_truncation(Tokenizer.from_str(backend.to_str()), max_length)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"could not load base model {ref!r}: {exc}") from None
     finally:
@@ -121,12 +121,29 @@ def set_threads(num_threads: int | None) -> int:
     return threads
 
 
-def to_tensors(batch: EncodedBatch) -> dict[str, torch.Tensor]:
-    return {
-        "input_ids": torch.from_numpy(batch.input_ids),
-        "attention_mask": torch.from_numpy(batch.attention_mask),
-        "token_type_ids": torch.from_numpy(batch.token_type_ids),
-    }
+def model_input_names(model: torch.nn.Module) -> tuple[str, ...]:
+    """The inputs this model reads: input_ids and attention_mask, plus token_type_ids when its forward takes them
+    and it has more than one token type (BERT; not RoBERTa-style models, whose single type embedding a pair's
+    second-segment ids would overrun, nor DistilBERT, which has no such input). Export gives the ONNX graph
+    exactly these inputs, and the bundle reader feeds what the graph has."""
+    takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
+    types = getattr(getattr(model, "config", None), "type_vocab_size", 2)
+    return ("input_ids", "attention_mask", "token_type_ids") if takes_types and types > 1 else ("input_ids", "attention_mask")
+
+
+def model_pad_id(model: torch.nn.Module, tokenizer: Tokenizer) -> int:
+    """The model's own pad id (config.pad_token_id: RoBERTa-style position ids depend on it), else the tokenizer's."""
+    pad = getattr(getattr(model, "config", None), "pad_token_id", None)
+    return int(pad) if pad is not None else pad_id_of(tokenizer)
+
+
+def model_batch(
+    model: torch.nn.Module, tokenizer: Tokenizer, texts: Sequence[str], parents: Sequence[str | None],
+    normalize: bool = True,
+) -> dict[str, torch.Tensor]:
+    """Encode posts as this model's input tensors (encode_batch with its pad id, only the inputs it takes)."""
+    batch = encode_batch(tokenizer, texts, parents, pad_id=model_pad_id(model, tokenizer), normalize=normalize)
+    return {name: torch.from_numpy(getattr(batch, name)) for name in model_input_names(model)}
 
 
 def length_bucketed_batches(
@@ -150,15 +167,15 @@ def length_bucketed_batches(
 def predict_logits(
     model: torch.nn.Module, tokenizer: Tokenizer, records: Sequence[Record], batch_size: int = 64
 ) -> np.ndarray:
-    """Logits [n, 4] in LABELS order, batched by length for speed and returned in input order."""
+    """Logits [n, labels] in the model's label order, batched by length for speed and returned in input order."""
     model.eval()
-    out = np.zeros((len(records), len(LABELS)), dtype=np.float32)
+    out = np.zeros((len(records), model.config.num_labels), dtype=np.float32)
     lengths = np.array([len(r.text) + len(r.parent_text or "") for r in records])
     order = np.argsort(lengths, kind="stable")
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        batch = encode_batch(tokenizer, [records[i].text for i in idx], [records[i].parent_text for i in idx])
-        out[idx] = model(**to_tensors(batch)).logits.float().numpy()
+        inputs = model_batch(model, tokenizer, [records[i].text for i in idx], [records[i].parent_text for i in idx])
+        out[idx] = model(**inputs).logits.float().numpy()
     return out
 
 
@@ -214,8 +231,8 @@ def train_epoch(
     started, seen, running, steps = time.perf_counter(), 0, 0.0, 0
     bar = tqdm(batches, desc=desc, unit="batch", leave=False, mininterval=1.0)
     for steps, idx in enumerate(bar, start=1):
-        batch = encode_batch(opt.tokenizer, [train[i].text for i in idx], [train[i].parent_text for i in idx])
-        loss = loss_fn(opt.model(**to_tensors(batch)).logits, torch.from_numpy(labels[idx]))
+        inputs = model_batch(opt.model, opt.tokenizer, [train[i].text for i in idx], [train[i].parent_text for i in idx])
+        loss = loss_fn(opt.model(**inputs).logits, torch.from_numpy(labels[idx]))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(opt.model.parameters(), opt.max_grad_norm)
         opt.optimizer.step()
@@ -330,13 +347,11 @@ def save_checkpoint(result: FitResult, directory: Path) -> Path:
 
 
 def load_checkpoint(directory: Path, max_length: int) -> tuple[torch.nn.Module, Tokenizer]:
+    """A saved checkpoint and its tokenizer; its labels are its own (config.id2label), exported as they are."""
     from transformers import AutoModelForSequenceClassification
 
     directory = Path(directory)
     if not (directory / "config.json").is_file() or not (directory / "tokenizer.json").is_file():
         raise ConfigError(f"{directory} is not a checkpoint (needs config.json and tokenizer.json)")
     model = AutoModelForSequenceClassification.from_pretrained(directory).eval()
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    if labels != list(LABELS):
-        raise ConfigError(f"checkpoint {directory} has labels {labels}, expected {list(LABELS)}")
     return model, load_tokenizer(directory / "tokenizer.json", max_length)

@@ -87,10 +87,6 @@ def train(
     fuse: Annotated[Optional[bool], typer.Option("--fuse/--no-fuse", help=f"onnxruntime transformer fusions [{D.fuse}]")] = None,
     keep_fp32: Annotated[Optional[bool], typer.Option("--keep-fp32/--no-keep-fp32", help=f"Keep model.fp32.onnx [{D.keep_fp32}]")] = None,
     track: Annotated[Optional[bool], typer.Option("--track/--no-track", help=f"Log to MLflow and register [{D.track}]")] = None,
-    int8_fallback: Annotated[
-        Optional[bool],
-        typer.Option("--int8-fallback/--no-int8-fallback", help=f"Ship fp32 when int8 misses the parity bar (else fail) [{D.int8_fallback}]"),
-    ] = None,
 ) -> None:
     """Fine-tune the transformer and fit the baseline on the same split, export the bundle, register it in MLflow."""
     from rich.console import Console
@@ -108,7 +104,7 @@ def train(
             train_word_embeddings=train_word_embeddings, attention_dropout=attention_dropout,
             hidden_dropout=hidden_dropout,
             baseline_max_features=baseline_max_features, baseline_min_df=baseline_min_df, baseline_c=baseline_c,
-            exporter=exporter, opset=opset, fuse=fuse, keep_fp32=keep_fp32, track=track, int8_fallback=int8_fallback,
+            exporter=exporter, opset=opset, fuse=fuse, keep_fp32=keep_fp32, track=track,
         ).items()
         if value is not None
     }
@@ -128,9 +124,12 @@ def train(
         _fail(str(exc))
     console = Console()
     parity = outcome.report["parity"]
+    int8 = parity["int8"]
+    label = "n/a" if int8["label_agreement"] is None else f"{int8['label_agreement']:.2%}"
     console.print(
-        f"parity: fp32 max |Δlogit| {parity['fp32_max_abs_diff']:.2e}, int8 label agreement {parity['int8_agreement']:.2%} "
-        f"on {parity['examples']} validation posts; model.onnx is {parity.get('shipped', 'int8')}"
+        f"parity on {parity['examples']} validation posts: fp32 max |Δlogit| {parity['fp32_max_abs_diff']:.2e}; int8 "
+        f"labels agree on {label} of confident posts, actions on {int8['action_agreement']:.2%}; "
+        f"model.onnx is {parity['shipped']}"
     )
     console.print(f"model {outcome.model_version} → {outcome.model_dir}  ({outcome.report['timings_s']['total']:.0f} s)")
     if outcome.registered_version:
@@ -144,13 +143,9 @@ def export(
     exporter: Annotated[str, typer.Option(help="torchscript or dynamo")] = "torchscript",
     fuse: Annotated[bool, typer.Option("--fuse/--no-fuse", help=f"onnxruntime transformer fusions [{D.fuse}]")] = True,
     keep_fp32: Annotated[bool, typer.Option("--keep-fp32/--no-keep-fp32")] = True,
-    int8_fallback: Annotated[
-        bool,
-        typer.Option("--int8-fallback/--no-int8-fallback", help=f"Ship fp32 when int8 misses the parity bar (else fail) [{D.int8_fallback}]"),
-    ] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing bundle directory")] = False,
 ) -> None:
-    """Export a saved checkpoint to a bundle (ONNX fp32 → int8), failing when parity with torch breaks."""
+    """Export a saved checkpoint to a bundle (ONNX fp32, int8 when it keeps the answers), failing when fp32 parity breaks."""
     from rich.console import Console
 
     try:
@@ -158,14 +153,14 @@ def export(
 
         parity, parity_set = export_checkpoint(
             checkpoint, out, dataset, overwrite=overwrite, exporter=exporter, fuse=fuse, keep_fp32=keep_fp32,
-            int8_fallback=int8_fallback,
         )
     except _user_errors() as exc:
         _fail(str(exc))
+    from training.export import int8_summary
+
     Console().print(
         f"bundle → {out}\nparity on {parity.examples} posts ({parity_set}): fp32 max |Δlogit| "
-        f"{parity.fp32_max_abs_diff:.2e}, int8 label agreement {parity.int8_agreement:.2%}; "
-        f"model.onnx is {parity.shipped}"
+        f"{parity.fp32_max_abs_diff:.2e}; {int8_summary(parity)}; model.onnx is {parity.shipped}"
     )
 
 

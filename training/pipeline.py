@@ -106,7 +106,7 @@ def run_training(config: TrainConfig) -> TrainOutcome:
             metadata={**info, "metrics": models["transformer"], "mlflow_run_id": run.run_id if run else None},
             parity_records=dataset.validation, reference_logits=logits["validation"], exporter=config.exporter,
             opset=config.opset, fuse=config.fuse, keep_fp32=config.keep_fp32, max_abs_diff=config.parity_max_abs_diff,
-            min_int8_agreement=config.parity_min_int8_agreement, int8_fallback=config.int8_fallback,
+            min_int8_agreement=config.parity_min_int8_agreement, int8_min_margin=config.parity_int8_min_margin,
         )
         plot_confusion_matrices(models, model_dir / "confusion_matrix.png")
         report = {
@@ -126,9 +126,9 @@ def run_training(config: TrainConfig) -> TrainOutcome:
         write_json(model_dir / "train_report.json", report)
         registered = None
         if run:
-            run.log_metrics({**flatten_metrics(models), "parity.fp32_max_abs_diff": parity.fp32_max_abs_diff,
-                             "parity.int8_agreement": parity.int8_agreement,
+            run.log_metrics({**flatten_metrics(models), **parity_metrics(parity),
                              "train_examples_per_s": fit.train_examples_per_s})
+            run.log_params(parity_params(parity))
             run.log_outputs(model_dir)
             registered = run.register(description=f"{model_version} (data {dataset.content_hash[:12]})")
             report["mlflow"] = {"run_id": run.run_id, "registered_model": MODEL_NAME, "version": registered}
@@ -136,6 +136,28 @@ def run_training(config: TrainConfig) -> TrainOutcome:
             run.log_report(write_json(model_dir / "train_report.json", report))
     print_comparison(models)
     return TrainOutcome(model_version, model_dir, report, registered)
+
+
+def parity_metrics(parity: Any) -> dict[str, float]:
+    """The export's parity figures and the int8 rule's agreements, as MLflow metrics."""
+    metrics = {
+        "parity.fp32_max_abs_diff": parity.fp32_max_abs_diff,
+        "parity.int8_agreement": parity.int8_agreement,
+        "parity.int8_action_agreement": parity.int8.action_agreement,
+        "parity.int8_confident_examples": float(parity.int8.confident_examples),
+    }
+    if parity.int8.label_agreement is not None:
+        metrics["parity.int8_label_agreement_confident"] = parity.int8.label_agreement
+    return metrics
+
+
+def parity_params(parity: Any) -> dict[str, str]:
+    """Which graph model.onnx is, and the thresholds the int8 rule judged actions with, as MLflow params."""
+    thresholds = parity.int8.thresholds
+    return {
+        "shipped_graph": parity.shipped,
+        "int8_rule_thresholds": f"review={thresholds['review']:g} hide={thresholds['hide']:g} ({thresholds['source']})",
+    }
 
 
 def export_checkpoint(

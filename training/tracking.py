@@ -99,6 +99,12 @@ class TrainingRun:
 
         mlflow.log_metrics(metrics)
 
+    def log_params(self, params: dict[str, str]) -> None:
+        """Params known only after training (the export's shipped graph)."""
+        import mlflow
+
+        mlflow.log_params(params)
+
     def log_outputs(self, model_dir: Path) -> None:
         """The bundle (artifact path "bundle") and the reports beside it; the torch checkpoint stays on disk."""
         import mlflow

@@ -2,49 +2,58 @@
 
 A bundle is a directory:
 
-    model.onnx          dynamic-int8 ONNX classifier; inputs input_ids, attention_mask[, token_type_ids]; output logits [n, 4]
+    model.onnx          the served ONNX classifier: the dynamic-int8 graph when it keeps torch's answers (the int8
+                        rule in training/export.py), else the fused fp32 graph — metadata.json `parity.shipped`
+                        says which; inputs input_ids, attention_mask[, token_type_ids]; output logits [n, labels]
     model.fp32.onnx     optional full-precision export (parity checks, debugging)
     tokenizer.json      Hugging Face `tokenizers` file; encoding rules in withyou/encoding.py
-    labels.json         label names in logit order, e.g. ["disclosure", "supportive", "harassing", "neutral"]
+    labels.json         label names in logit order, e.g. ["disclosure", "supportive", "harassing", "neutral"]; any
+                        set that includes "harassing" (the policy's label) — the bundle, not the code, says which
     thresholds.json     action thresholds on P(harassing) (withyou/policy.py: Thresholds)
     calibration.json    {"temperature": T} — logits are divided by T before the softmax
-    metadata.json       model_version, base_model, data_hash, max_length, text_normalization, languages (ISO 639-1
-                        codes the model was trained on; absent = ["en"]), metrics, created_at, library_versions
+    metadata.json       model_version, base_model, data_hash, labels (training order), encoding (pair or single,
+                        max length, truncation, pad id, token_type_ids: withyou.encoding.EncodingSpec),
+                        text_normalization, languages (ISO 639-1 codes the model was trained on; absent = ["en"]),
+                        parity and int8 agreements, metrics, created_at, library_versions, and `files`: SHA-256 and
+                        size of every other file
 
-Reading it needs onnxruntime, tokenizers and numpy only — never torch (tests/withyou/test_bundle.py proves it).
-`Classifier.from_bundle(path).predict(items)` is the one entry point used by evaluation, serving and batch scoring.
+Every file is checked before the first prediction (withyou/integrity.py; `verify_bundle` adds a probe run), and
+anything wrong is a BundleError naming the file. Reading a bundle needs onnxruntime, tokenizers and numpy only —
+never torch (tests/withyou/test_bundle.py proves it). `Classifier.from_bundle(path).predict(items)` is the one
+entry point used by evaluation, serving and batch scoring.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from withyou.encoding import (
     DEFAULT_MAX_LENGTH,
-    NORMALIZATION,
+    EncodingSpec,
     encode_posts,
     length_batches,
-    load_tokenizer,
     pad_encodings,
     pad_id_of,
+    set_truncation,
 )
-from withyou.labels import LABELS, Action
+from withyou.integrity import BUNDLE_FILES, BundleContents, BundleError, check_bundle_dir, read_bundle, read_json
+from withyou.labels import HARASSING, Action
 from withyou.language import UNSUPPORTED_REASON, bundle_languages, is_supported
 from withyou.language import detect as detect_language
 from withyou.policy import Thresholds, decide_action
 
-BUNDLE_FILES = ("model.onnx", "tokenizer.json", "labels.json", "thresholds.json", "calibration.json", "metadata.json")
-
-
-class BundleError(ValueError):
-    """A bundle directory is missing a file or holds an inconsistent one."""
+__all__ = ["BUNDLE_FILES", "BundleError", "Classifier", "Item", "Prediction", "check_bundle_dir", "read_json",
+           "softmax", "verify_bundle"]
+GRAPH_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+PROBE_TEXT = "probe"
+"""What `verify_bundle` runs through the graph: a fixed word, never a post."""
 
 
 @dataclass(frozen=True)
@@ -75,22 +84,72 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def read_json(path: Path) -> Any:
+def open_tokenizer(bundle_dir: Path, contents: BundleContents) -> tuple[Tokenizer, EncodingSpec]:
+    """tokenizer.json with the bundle's truncation, and the encoding (inferred for a bundle that predates it)."""
+    path = Path(bundle_dir) / "tokenizer.json"
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BundleError(f"bundle file missing: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"bundle file {path} is not valid JSON: {exc}") from None
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # the Rust side raises plain Exception subclasses
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise BundleError(f"{path} is not a readable Hugging Face tokenizers file ({reason})") from None
+    encoding = contents.encoding
+    if encoding is None:
+        max_length = contents.metadata.get("max_length", DEFAULT_MAX_LENGTH)
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+            raise BundleError(f"{Path(bundle_dir) / 'metadata.json'}: max_length must be a positive integer, got {max_length!r}")
+        encoding = EncodingSpec(max_length=max_length, pad_id=pad_id_of(tokenizer))
+    if encoding.pad_id >= tokenizer.get_vocab_size():
+        raise BundleError(f"{path}: pad id {encoding.pad_id} (metadata.json encoding) is outside its vocabulary "
+                          f"of {tokenizer.get_vocab_size()}")
+    return set_truncation(tokenizer, encoding.max_length), encoding
 
 
-def check_bundle_dir(path: Path) -> None:
-    path = Path(path)
-    if not path.is_dir():
-        raise BundleError(f"no bundle directory at {path}")
-    missing = [name for name in BUNDLE_FILES if not (path / name).is_file()]
-    if missing:
-        raise BundleError(f"bundle {path} is missing {', '.join(missing)}")
+def open_session(model_path: Path, intra_op_threads: int | None):
+    """An onnxruntime CPU session; a file onnxruntime cannot load is a BundleError naming it."""
+    import onnxruntime as ort
+
+    if not model_path.is_file():
+        raise BundleError(f"bundle {model_path.parent} has no {model_path.name}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads or os.cpu_count() or 1
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own pybind exception types
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise BundleError(f"{model_path}: onnxruntime cannot load it ({reason}) — the file is empty, truncated or not "
+                          "an ONNX graph; re-export the bundle") from None
+
+
+def check_graph(session: Any, model_path: Path, labels: list[str], encoding: EncodingSpec) -> list[str]:
+    """The graph's inputs are ones withyou.encoding makes and its logits have one column per label; returns the
+    input names (token_type_ids is fed only when the graph has it)."""
+    inputs = [node.name for node in session.get_inputs()]
+    unknown = sorted(set(inputs) - set(GRAPH_INPUTS))
+    if unknown or not {"input_ids", "attention_mask"} <= set(inputs):
+        raise BundleError(f"{model_path}: graph inputs {inputs}; a WithYou model takes input_ids, attention_mask "
+                          "and optionally token_type_ids")
+    outputs = {node.name: node.shape for node in session.get_outputs()}
+    if "logits" not in outputs:
+        raise BundleError(f"{model_path}: graph has no `logits` output (outputs: {sorted(outputs)})")
+    width = outputs["logits"][-1] if outputs["logits"] else None
+    if isinstance(width, int) and width != len(labels):
+        raise BundleError(f"{model_path}: logits have {width} columns but labels.json lists {len(labels)} labels")
+    return inputs
+
+
+def verify_bundle(path: Path | str, model_file: str = "model.onnx") -> "Classifier":
+    """Everything a served bundle relies on, checked before the first request: the files, their checksums and
+    schemas (withyou/integrity.py), the tokenizer, the graph against the labels, and one probe run through the
+    graph. Returns the loaded Classifier (one intra-op thread); raises BundleError naming the file."""
+    classifier = Classifier(Path(path), model_file=model_file, intra_op_threads=1)
+    try:
+        classifier.logits([PROBE_TEXT], [PROBE_TEXT])
+    except Exception as exc:  # onnxruntime raises its own types; the probe is a fixed word, never a post
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise BundleError(f"{classifier.path / model_file}: the graph fails on a probe input ({reason})") from None
+    return classifier
 
 
 class Classifier:
@@ -105,42 +164,30 @@ class Classifier:
         batch_size: int = 64,
         max_batch_tokens: int = 1024,
     ) -> None:
-        import onnxruntime as ort
-
+        """Load and check a bundle (withyou/integrity.py, then tokenizer and graph). `intra_op_threads`: onnxruntime
+        threads, default all cores (serving passes its per-worker share)."""
         self.path = Path(path)
-        check_bundle_dir(self.path)
-        self.labels: list[str] = read_json(self.path / "labels.json")
-        if sorted(self.labels) != sorted(LABELS):
-            raise BundleError(f"{self.path / 'labels.json'} lists {self.labels}, expected the labels {list(LABELS)}")
-        self.metadata: dict[str, Any] = read_json(self.path / "metadata.json")
-        self.thresholds = Thresholds.model_validate(read_json(self.path / "thresholds.json"))
-        self.temperature = float(read_json(self.path / "calibration.json").get("temperature", 1.0))
-        if not self.temperature > 0:
-            raise BundleError(f"calibration temperature must be > 0, got {self.temperature}")
-        self.max_length = int(self.metadata.get("max_length", DEFAULT_MAX_LENGTH))
-        normalization = self.metadata.get("text_normalization")
-        if normalization not in (None, NORMALIZATION):
-            raise BundleError(
-                f"{self.path / 'metadata.json'}: text_normalization {normalization!r} is unknown to this version "
-                f"(it knows {NORMALIZATION!r}); upgrade withyou to serve this bundle"
-            )
-        self.normalize = normalization == NORMALIZATION
-        self.tokenizer = load_tokenizer(self.path / "tokenizer.json", self.max_length)
+        contents = read_bundle(self.path)
+        self.labels: list[str] = contents.labels
+        self.metadata: dict[str, Any] = contents.metadata
+        self.thresholds: Thresholds = contents.thresholds
+        self.temperature: float = contents.temperature
+        self.normalize: bool = contents.normalize
+        self.checksums_verified: bool = contents.checksums_verified
+        self.tokenizer, encoding = open_tokenizer(self.path, contents)
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
-        self.pad_id = pad_id_of(self.tokenizer)
-
-        options = ort.SessionOptions()
-        threads = intra_op_threads or int(os.environ.get("WITHYOU_ORT_THREADS", "0")) or (os.cpu_count() or 1)
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         model_path = self.path / model_file
-        if not model_path.is_file():
-            raise BundleError(f"bundle {self.path} has no {model_file}")
-        self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-        self.input_names = [node.name for node in self.session.get_inputs()]
-        self.harassing_index = self.labels.index("harassing")
+        self.session = open_session(model_path, intra_op_threads)
+        self.input_names = check_graph(self.session, model_path, self.labels, encoding)
+        takes_types = "token_type_ids" in self.input_names
+        if contents.encoding is not None and contents.encoding.token_type_ids != takes_types:
+            raise BundleError(f"{self.path / 'metadata.json'}: encoding.token_type_ids is "
+                              f"{str(contents.encoding.token_type_ids).lower()} but {model_file} takes {self.input_names}")
+        self.encoding: EncodingSpec = replace(encoding, token_type_ids=takes_types)
+        self.max_length = self.encoding.max_length
+        self.pad_id = self.encoding.pad_id
+        self.harassing_index = self.labels.index(HARASSING)
         self.languages = bundle_languages(self.metadata)
 
     @classmethod
@@ -159,7 +206,7 @@ class Classifier:
         runs are also faster per post on CPU (activations stay in cache): 32 validation posts on 2 cores took
         ~350 ms at ≤ 1,024 tokens per run (64 to 1,024 alike) vs ~700 ms at 4,096.
         """
-        encodings = encode_posts(self.tokenizer, texts, parent_texts, self.normalize)
+        encodings = encode_posts(self.tokenizer, texts, parent_texts, self.normalize, self.encoding)
         out = np.zeros((len(encodings), len(self.labels)), dtype=np.float32)
         for batch in length_batches([len(e.ids) for e in encodings], self.batch_size, self.max_batch_tokens):
             feeds = pad_encodings([encodings[i] for i in batch], self.pad_id).as_feeds(self.input_names)

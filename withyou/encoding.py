@@ -1,9 +1,12 @@
-"""How a post (and the post it answers) becomes model input — one function for training and serving alike.
+"""How a post (and the post it answers) becomes model input — the same rules for training and serving.
 
-Training and serving both call `encode_batch` with the bundle's `tokenizer.json`, so the ids a model was
-trained on are the ids it is served with (no second tokenizer that could drift).
+Training (`encode_batch`) and the bundle reader (`encode_posts` + `pad_encodings`) tokenise with the bundle's
+`tokenizer.json`, so the ids a model was trained on are the ids it is served with (no second tokenizer that could
+drift). What else the model assumes is recorded in the bundle (metadata.json `encoding`, see `EncodingSpec`): pair
+or single segment, max length and truncation, the pad id, whether the graph takes token_type_ids.
 
-- A reply is a segment pair: (parent_text, text). A post without parent is one segment.
+- A reply is a segment pair: (parent_text, text). A post without parent is one segment. A model trained on
+  single segments (`EncodingSpec.pair` false) reads the post alone.
 - Text is normalised first (`normalize_text`, when the bundle says so): markup, URLs and mentions become fixed
   placeholders and common obfuscations are undone, so noise around a post cannot flip its label.
 - Long text is clipped by characters before tokenising (head + tail: openings and endings carry most
@@ -17,8 +20,9 @@ import html
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
@@ -26,6 +30,10 @@ from tokenizers import Encoding, Tokenizer
 DEFAULT_MAX_LENGTH = 128
 HEAD_CHARS = 1500
 TAIL_CHARS = 500
+TRUNCATION = "longest_first"
+"""Token truncation of a (parent, reply) pair: trim the longer segment first, so neither crowds the other out."""
+PAD_TOKENS = ("[PAD]", "<pad>", "<|pad|>", "<PAD>")
+"""Pad tokens of common vocabularies, tried in order when neither the bundle nor the tokenizer names its pad id."""
 
 NORMALIZATION = "withyou-text-v1"
 """Name of the normalisation below; a bundle records it in metadata.json (`text_normalization`) and is served with
@@ -85,25 +93,70 @@ class EncodedBatch:
     token_type_ids: np.ndarray
 
     def as_feeds(self, input_names: Sequence[str]) -> dict[str, np.ndarray]:
+        """The arrays a graph takes, by input name (token_type_ids only when the graph has that input)."""
         arrays = {
             "input_ids": self.input_ids,
             "attention_mask": self.attention_mask,
             "token_type_ids": self.token_type_ids,
         }
+        unknown = [name for name in input_names if name not in arrays]
+        if unknown:
+            raise ValueError(f"model input(s) {unknown} are not produced by withyou.encoding (it makes {list(arrays)})")
         return {name: arrays[name] for name in input_names}
 
 
-def load_tokenizer(path: Path | str, max_length: int = DEFAULT_MAX_LENGTH) -> Tokenizer:
-    """Load a `tokenizer.json` and set the truncation every WithYou model uses."""
-    tokenizer = Tokenizer.from_file(str(path))
-    tokenizer.enable_truncation(max_length=max_length, strategy="longest_first")
+@dataclass(frozen=True)
+class EncodingSpec:
+    """How a model reads posts — written by export into metadata.json (`encoding`), read back by the bundle reader."""
+
+    max_length: int = DEFAULT_MAX_LENGTH
+    pair: bool = True
+    """A reply is read as the segment pair (parent_text, text); false: the post alone, parents ignored."""
+    pad_id: int = 0
+    token_type_ids: bool = True
+    """Whether the ONNX graph takes a token_type_ids input (BERT does; RoBERTa-style and DistilBERT models do not)."""
+    truncation: str = TRUNCATION
+    head_chars: int = HEAD_CHARS
+    tail_chars: int = TAIL_CHARS
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "EncodingSpec":
+        """Parse metadata.json's `encoding`; raises ValueError saying which key is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError(f"`encoding` must be an object, got {type(data).__name__}")
+        spec = cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+        for name in ("max_length", "pad_id", "head_chars", "tail_chars"):
+            value = getattr(spec, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "max_length" else 0):
+                raise ValueError(f"encoding.{name} must be a {'positive' if name == 'max_length' else 'non-negative'} "
+                                 f"integer, got {value!r}")
+        for name in ("pair", "token_type_ids"):
+            if not isinstance(getattr(spec, name), bool):
+                raise ValueError(f"encoding.{name} must be true or false, got {getattr(spec, name)!r}")
+        if spec.truncation != TRUNCATION:
+            raise ValueError(f"encoding.truncation {spec.truncation!r} is unknown to this version (it knows {TRUNCATION!r})")
+        return spec
+
+
+def set_truncation(tokenizer: Tokenizer, max_length: int) -> Tokenizer:
+    """The one place the tokenizer's truncation is set up (training, export and the bundle reader call it):
+    `max_length` tokens, `TRUNCATION` strategy, no padding (batches are padded by `pad_encodings`)."""
+    tokenizer.enable_truncation(max_length=max_length, strategy=TRUNCATION)
     tokenizer.no_padding()
     return tokenizer
 
 
-def prepare_text(text: str, normalize: bool) -> str:
+def load_tokenizer(path: Path | str, max_length: int = DEFAULT_MAX_LENGTH) -> Tokenizer:
+    """Load a `tokenizer.json` with the truncation every WithYou model uses."""
+    return set_truncation(Tokenizer.from_file(str(path)), max_length)
+
+
+def prepare_text(text: str, normalize: bool, head: int = HEAD_CHARS, tail: int = TAIL_CHARS) -> str:
     """What the tokenizer reads for one post: normalised (when the model was trained so), then clipped."""
-    return clip_text(normalize_text(text) if normalize else text)
+    return clip_text(normalize_text(text) if normalize else text, head, tail)
 
 
 def encode_posts(
@@ -111,16 +164,25 @@ def encode_posts(
     texts: Sequence[str],
     parent_texts: Sequence[str | None] | None = None,
     normalize: bool = True,
+    spec: EncodingSpec | None = None,
 ) -> list[Encoding]:
-    """Tokenise posts (with optional parents) without padding: normalised, clipped, segment-paired, truncated."""
+    """Tokenise posts (with optional parents) without padding: normalised, clipped, segment-paired, truncated.
+
+    `spec` (the bundle's EncodingSpec; default: pairs, 1,500 + 500 characters) says whether parents are read and
+    how long texts are clipped; token truncation is the tokenizer's own (`set_truncation`)."""
+    spec = spec or EncodingSpec()
     if parent_texts is None:
         parent_texts = [None] * len(texts)
     if len(parent_texts) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(parent_texts)} parent texts")
     if not texts:
         return []
+
+    def prepare(text: str) -> str:
+        return prepare_text(text, normalize, spec.head_chars, spec.tail_chars)
+
     inputs = [
-        (prepare_text(parent, normalize), prepare_text(text, normalize)) if parent else prepare_text(text, normalize)
+        (prepare(parent), prepare(text)) if parent and spec.pair else prepare(text)
         for text, parent in zip(texts, parent_texts)
     ]
     return tokenizer.encode_batch(inputs)
@@ -144,7 +206,17 @@ def pad_encodings(encodings: Sequence[Encoding], pad_id: int = 0) -> EncodedBatc
 
 
 def pad_id_of(tokenizer: Tokenizer) -> int:
-    return tokenizer.token_to_id("[PAD]") or 0
+    """The tokenizer's pad id: its padding setting if it has one, else the first of PAD_TOKENS in its vocabulary,
+    else 0. Export records the model's own pad id in the bundle (EncodingSpec.pad_id), which takes precedence."""
+    padding = tokenizer.padding
+    if padding and padding.get("pad_id") is not None and padding.get("pad_token") is not None:
+        if tokenizer.token_to_id(padding["pad_token"]) == padding["pad_id"]:
+            return int(padding["pad_id"])
+    for token in PAD_TOKENS:
+        found = tokenizer.token_to_id(token)
+        if found is not None:
+            return found
+    return 0
 
 
 def length_batches(lengths: Sequence[int], max_items: int, max_tokens: int) -> list[np.ndarray]:

@@ -97,3 +97,27 @@ def test_scorecard_reads_a_peer_column_from_peers_and_has_no_functional_number()
     assert card["test_macro_f1"] == 0.7 and card["disclosure_to_harassing_rate"] == 0.02
     assert card["edos_macro_f1"] == 0.72 and card["bias_false_positive_rate"] == 0.04
     assert card["functional_pass_rate"] is None
+
+
+def test_the_gate_refuses_to_compare_models_with_different_label_sets():
+    four = ["disclosure", "supportive", "harassing", "neutral"]
+    with pytest.raises(GateError, match=r"different label sets: .*only the challenger has \['threat'\]; only the champion has none"):
+        compare(better_everywhere(), CHAMPION, challenger_labels=[*four, "threat"], champion_labels=four)
+
+
+def test_the_gate_compares_models_whose_labels_differ_only_in_order():
+    four = ["disclosure", "supportive", "harassing", "neutral"]
+    verdict = compare(better_everywhere(), CHAMPION, challenger_labels=four[::-1], champion_labels=four)
+    assert verdict.passed
+
+
+@pytest.mark.slow
+def test_gating_a_challenger_with_another_label_set_stops_before_scoring_the_champion(tiny_random_bundle):
+    """evaluation.run.gate_against checks the label sets first: no champion evaluation on data it cannot compare."""
+    from types import SimpleNamespace
+
+    from evaluation.run import EvaluationConfig, gate_against
+
+    challenger = SimpleNamespace(metrics={"labels": ["disclosure", "supportive", "harassing", "neutral", "threat"]})
+    with pytest.raises(GateError, match=r"different label sets"):
+        gate_against(str(tiny_random_bundle), challenger, data=None, config=EvaluationConfig())

@@ -98,3 +98,63 @@ def test_bundle_records_and_applies_its_normalisation(tiny_bundle, tmp_path):
     (bundle / "metadata.json").write_text(json.dumps({**meta, "text_normalization": "some-future-v9"}))
     with pytest.raises(BundleError, match="text_normalization"):
         Classifier.from_bundle(bundle)
+
+
+def test_pad_id_comes_from_the_tokenizer_not_a_bert_assumption():
+    """RoBERTa-style vocabularies pad with <pad> (id 1, while id 0 is <s>); the old code returned 0 for them."""
+    from tests.tiny_bundles import tiny_tokenizer
+    from withyou.encoding import pad_id_of
+
+    roberta = tiny_tokenizer("roberta")
+    assert pad_id_of(roberta) == roberta.token_to_id("<pad>") == 1
+    assert pad_id_of(tiny_tokenizer("bert")) == 0
+    roberta.enable_padding(pad_id=4, pad_token="<mask>")  # an explicit padding setting wins
+    assert pad_id_of(roberta) == 4
+
+
+def test_truncation_is_set_up_in_one_place():
+    from tests.tiny_bundles import tiny_tokenizer
+    from withyou.encoding import TRUNCATION, set_truncation
+
+    tokenizer = set_truncation(tiny_tokenizer("bert"), 12)
+    assert tokenizer.truncation["max_length"] == 12 and tokenizer.truncation["strategy"] == TRUNCATION
+    assert tokenizer.padding is None
+    assert len(tokenizer.encode("word " * 50, "other " * 50).ids) == 12
+
+
+def test_single_segment_encoding_reads_the_post_alone():
+    from tests.tiny_bundles import tiny_tokenizer
+    from withyou.encoding import EncodingSpec
+
+    tokenizer = tiny_tokenizer("bert")
+    single = encode_posts(tokenizer, ["sure you were"], ["me too"], spec=EncodingSpec(pair=False))
+    assert single[0].ids == encode_posts(tokenizer, ["sure you were"])[0].ids
+    assert encode_posts(tokenizer, ["sure you were"], ["me too"])[0].ids != single[0].ids
+
+
+@pytest.mark.parametrize(
+    "encoding,message",
+    [
+        ({"max_length": 0}, "max_length must be a positive integer"),
+        ({"pad_id": "1"}, "pad_id must be a non-negative integer"),
+        ({"pair": "yes"}, "pair must be true or false"),
+        ({"truncation": "only_second"}, "truncation 'only_second' is unknown"),
+        ([], "must be an object"),
+    ],
+)
+def test_a_malformed_encoding_record_is_named(encoding, message):
+    from withyou.encoding import EncodingSpec
+
+    with pytest.raises(ValueError, match=message):
+        EncodingSpec.from_json(encoding)
+
+
+def test_feeds_are_only_the_inputs_the_graph_has():
+    from withyou.encoding import pad_encodings
+    from tests.tiny_bundles import tiny_tokenizer
+
+    batch = pad_encodings(encode_posts(tiny_tokenizer("roberta"), ["a", "b c d"]), pad_id=1)
+    feeds = batch.as_feeds(["input_ids", "attention_mask"])
+    assert list(feeds) == ["input_ids", "attention_mask"] and feeds["input_ids"][0, -1] == 1
+    with pytest.raises(ValueError, match="position_ids"):
+        batch.as_feeds(["input_ids", "position_ids"])
