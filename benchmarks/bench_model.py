@@ -65,12 +65,13 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def int8_bundle(model_dir: Path, scratch: Path) -> Path:
-    """The bundle whose model.onnx is int8. When export's parity check rejected int8 and shipped fp32
-    (metadata parity.shipped == "fp32"), the same quantisation is redone into a scratch copy, so the int8 row
-    still shows what int8 would buy (and the table says it was not shipped)."""
+    """The bundle whose model.onnx is int8. When export's int8 rule rejected int8 and shipped fp32
+    (metadata parity.shipped == "fp32"), the same quantisation is redone into a scratch copy (its checksums
+    re-recorded), so the int8 row still shows what int8 would buy (and the table says it was not shipped)."""
     import shutil
 
     from training.export import quantize_int8
+    from withyou.integrity import record_checksums
 
     bundle = model_dir / "bundle"
     if json.loads((bundle / "metadata.json").read_text()).get("parity", {}).get("shipped", "int8") != "fp32":
@@ -78,6 +79,7 @@ def int8_bundle(model_dir: Path, scratch: Path) -> Path:
     copy = scratch / "int8-bundle"
     shutil.copytree(bundle, copy)
     quantize_int8(copy / "model.fp32.onnx", copy / "model.onnx")
+    record_checksums(copy)
     return copy
 
 
@@ -129,7 +131,8 @@ def export_base_model(directory: Path) -> Path:
     model, tokenizer = load_base_model(config.base_model, config.max_length)
     save_checkpoint(FitResult(model=model, tokenizer=tokenizer, base_model=config.base_model), directory / "checkpoint")
     (directory / "checkpoint" / "withyou_train.json").write_text(json.dumps({"max_length": config.max_length}))
-    export_bundle(model, tokenizer, directory / "bundle", max_length=config.max_length, min_int8_agreement=0.0)
+    export_bundle(model, tokenizer, directory / "bundle", max_length=config.max_length, min_int8_agreement=0.0,
+                  int8_min_margin=0.0)
     return directory
 
 

@@ -10,8 +10,9 @@ in it) and `write_bundle_json` keeps the record true when evaluation rewrites th
                   (the logit order the model was trained with), one of them "harassing" (the policy's label)
     thresholds    numeric `review` and `hide` in [0, 1], review ≤ hide (withyou.policy.parse_thresholds)
     calibration   numeric `temperature` > 0
-    checksums     size and SHA-256 of every file metadata.json records (a bundle exported before checksums were
-                  recorded has none: it loads with one warning per process and path, its files unverified)
+    checksums     size and SHA-256 of every file metadata.json records and the bundle holds (only an optional file,
+                  model.fp32.onnx, may be gone); a bundle exported before checksums were recorded has none: it
+                  loads with one warning per process and path, its files unverified
 
 The tokenizer and the ONNX graph are opened and checked against the labels by withyou.bundle.Classifier.
 """
@@ -137,6 +138,8 @@ def verify_checksums(bundle_dir: Path, metadata: dict[str, Any]) -> bool:
         if not isinstance(record, dict) or not isinstance(record.get("sha256"), str) or not isinstance(record.get("bytes"), int):
             raise BundleError(f"{bundle_dir / 'metadata.json'}: the checksum record of {name} is malformed")
         if not path.is_file():
+            if name in OPTIONAL_FILES:  # e.g. model.fp32.onnx removed to save space: not served, not needed
+                continue
             raise BundleError(f"{path}: recorded in metadata.json at export but missing")
         size = path.stat().st_size
         if size != record["bytes"]:
