@@ -2,17 +2,11 @@
 
 torch → model.fp32.onnx (torch.onnx.export of the eager-attention graph, then onnxruntime's transformer optimizer
 fuses attention, LayerNorm and GELU into single CPU kernels) → int8 (onnxruntime dynamic quantisation) → model.onnx
-is the int8 graph when it keeps torch's answers, else the fused fp32 graph (`int8_rule`, below).
-Parity is measured through the serving path itself (withyou.bundle.Classifier, so tokenisation is included) on the
-parity set (the validation split): max |logit(fp32 ONNX) − logit(torch)| ≤ 1e-4 or the export fails (a failed
-bundle stays in `<out>.partial/` for inspection).
-
-The int8 rule (issue 11): ship int8 when its labels agree with torch on ≥ 99.5 % of the parity posts whose torch
-top-2 probability margin is ≥ 0.1 AND its actions (allow/review/hide, from P(harassing) at temperature 1 and the
-thresholds the export is given — `withyou train` exports before evaluation fits any, so the placeholder defaults
-0.5 / 0.9 of withyou.policy.Thresholds) agree on ≥ 99.5 % of all parity posts; otherwise ship the fused fp32
-graph. Both agreements go into metadata.json (`parity`) and the MLflow run. The bars are TrainConfig's
-(`parity_min_int8_agreement`, `parity_int8_min_margin`), declared once there.
+is the int8 graph when it keeps torch's answers, else the fused fp32 graph (the int8 rule, training/parity.py).
+The fp32 graph must match torch within 1e-4 on the parity set (the validation split) or the export fails; a
+failed bundle stays in `<out>.partial/` for inspection. The bundle records the model's labels (config.id2label, in
+logit order), its encoding (withyou.encoding.EncodingSpec), both int8 agreements, and — last — the SHA-256 and size
+of every file (withyou/integrity.py).
 """
 
 from __future__ import annotations
@@ -36,12 +30,12 @@ from tokenizers import Tokenizer
 
 from training.config import TrainConfig
 from training.fit import model_batch, model_input_names, model_pad_id
-from withyou.bundle import Classifier, softmax
+from training.parity import ParityReport, check_parity, int8_summary
 from withyou.encoding import NORMALIZATION, EncodingSpec, set_truncation
 from withyou.integrity import record_checksums
 from withyou.language import DEFAULT_LANGUAGES
 from withyou.labels import HARASSING
-from withyou.policy import Thresholds, decide_action
+from withyou.policy import Thresholds
 from withyou.records import Record
 
 LIBRARIES = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime", "tokenizers", "numpy", "scikit-learn")
@@ -60,77 +54,6 @@ class ExportError(RuntimeError):
 
 class ParityError(ExportError):
     """The exported ONNX models disagree with torch beyond the allowed tolerance."""
-
-
-@dataclass(frozen=True)
-class Int8Agreement:
-    """How the int8 graph's answers compare with torch's on the parity set (the int8 rule, module docstring)."""
-
-    confident_examples: int
-    """Parity posts whose torch top-2 probability margin is ≥ min_margin."""
-    label_agreement: float | None
-    """Share of those posts where int8 and torch pick the same label (None when there are none: int8 not shipped)."""
-    action_agreement: float
-    """Share of all parity posts where int8 and torch lead to the same allow/review/hide action."""
-    min_margin: float
-    min_agreement: float
-    thresholds: dict[str, Any]
-
-    @property
-    def ship_int8(self) -> bool:
-        return (
-            self.label_agreement is not None
-            and self.label_agreement >= self.min_agreement
-            and self.action_agreement >= self.min_agreement
-        )
-
-
-def int8_rule(
-    reference: np.ndarray, int8: np.ndarray, *, harassing_index: int, thresholds: Thresholds,
-    min_agreement: float = TrainConfig.parity_min_int8_agreement, min_margin: float = TrainConfig.parity_int8_min_margin,
-) -> Int8Agreement:
-    """Decide int8 or fp32 from torch logits (`reference`) and int8 logits on the same posts (module docstring)."""
-    torch_probs, int8_probs = softmax(reference), softmax(int8)
-    top2 = np.sort(torch_probs, axis=1)[:, -2:] if len(torch_probs) else np.zeros((0, 2))
-    confident = (top2[:, 1] - top2[:, 0]) >= min_margin
-    same_label = torch_probs.argmax(axis=1) == int8_probs.argmax(axis=1)
-    actions = [
-        [decide_action(float(p), thresholds) for p in probs[:, harassing_index]] for probs in (torch_probs, int8_probs)
-    ]
-    same_action = np.array([a == b for a, b in zip(*actions)], dtype=bool)
-    return Int8Agreement(
-        confident_examples=int(confident.sum()),
-        label_agreement=float(same_label[confident].mean()) if confident.any() else None,
-        action_agreement=float(same_action.mean()) if len(same_action) else 0.0,
-        min_margin=min_margin,
-        min_agreement=min_agreement,
-        thresholds=thresholds.model_dump(),
-    )
-
-
-@dataclass(frozen=True)
-class ParityReport:
-    examples: int
-    fp32_max_abs_diff: float
-    int8_max_abs_diff: float
-    int8_agreement: float
-    """Label agreement of int8 with torch on all parity posts (informational; the rule uses `int8`)."""
-    max_abs_diff_allowed: float
-    int8: Int8Agreement
-    shipped: str = "int8"
-    """Which graph is model.onnx: "int8", or "fp32" when int8 missed the int8 rule."""
-
-    @property
-    def fp32_passed(self) -> bool:
-        return self.fp32_max_abs_diff <= self.max_abs_diff_allowed
-
-    @property
-    def int8_passed(self) -> bool:
-        return self.int8.ship_int8
-
-    @property
-    def passed(self) -> bool:
-        return self.fp32_passed
 
 
 class LogitsOnly(torch.nn.Module):
@@ -309,36 +232,6 @@ def torch_logits(
     return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), dtype=np.float32)
 
 
-def check_parity(
-    bundle_dir: Path,
-    reference: np.ndarray,
-    texts: Sequence[str],
-    parents: Sequence[str | None],
-    *,
-    max_abs_diff: float,
-    thresholds: Thresholds,
-    min_int8_agreement: float,
-    int8_min_margin: float,
-) -> ParityReport:
-    """Score the parity set through withyou.bundle.Classifier (fp32 and int8 graphs) and compare with torch."""
-    int8_classifier = Classifier.from_bundle(bundle_dir)
-    int8 = int8_classifier.logits(texts, parents)
-    fp32 = Classifier.from_bundle(bundle_dir, model_file="model.fp32.onnx").logits(texts, parents)
-    agreement = int8_rule(
-        reference, int8, harassing_index=int8_classifier.harassing_index, thresholds=thresholds,
-        min_agreement=min_int8_agreement, min_margin=int8_min_margin,
-    )
-    return ParityReport(
-        examples=len(texts),
-        fp32_max_abs_diff=float(np.abs(fp32 - reference).max()),
-        int8_max_abs_diff=float(np.abs(int8 - reference).max()),
-        int8_agreement=float((int8.argmax(axis=1) == reference.argmax(axis=1)).mean()),
-        max_abs_diff_allowed=max_abs_diff,
-        int8=agreement,
-        shipped="int8" if agreement.ship_int8 else "fp32",
-    )
-
-
 def write_json(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -350,6 +243,53 @@ def model_labels(model: torch.nn.Module) -> list[str]:
     if HARASSING not in labels:
         raise ExportError(f"the model's labels {labels} have no {HARASSING!r}: the allow/review/hide policy acts on it")
     return labels
+
+
+def parity_set(
+    model: torch.nn.Module, tokenizer: Tokenizer, records: Sequence[Record] | None, reference_logits: np.ndarray | None,
+    normalize: bool,
+) -> tuple[list[str], list[str | None], np.ndarray]:
+    """Texts, parents and torch logits of the parity set: `records` (the validation split), else PROBE_POSTS."""
+    if records:
+        texts, parents = [r.text for r in records], [r.parent_text for r in records]
+    else:
+        texts, parents = [text for _, text in PROBE_POSTS], [parent for parent, _ in PROBE_POSTS]
+        reference_logits = None
+    reference = (
+        reference_logits if reference_logits is not None
+        else torch_logits(model, tokenizer, texts, parents, normalize=normalize)
+    )
+    expected = (len(texts), model.config.num_labels)
+    if reference.shape != expected:
+        raise ExportError(f"reference_logits has shape {reference.shape}, expected {expected}")
+    return texts, parents, reference
+
+
+def bundle_metadata(
+    model: torch.nn.Module, tokenizer: Tokenizer, max_length: int, metadata: dict[str, Any] | None, *,
+    exporter: str, opset: int, fused: dict[str, int],
+) -> dict[str, Any]:
+    """metadata.json before parity: what the caller knows, then what the model assumes (labels, encoding, inputs)."""
+    names = model_input_names(model)
+    encoding = EncodingSpec(max_length=max_length, pad_id=model_pad_id(model, tokenizer), token_type_ids="token_type_ids" in names)
+    return {
+        "model_version": "unversioned",
+        "base_model": None,
+        "data_hash": None,
+        "metrics": {},
+        **(metadata or {}),
+        "max_length": max_length,
+        "text_normalization": (metadata or {}).get("text_normalization", NORMALIZATION),
+        "languages": list((metadata or {}).get("languages", DEFAULT_LANGUAGES)),
+        "labels": model_labels(model),
+        "encoding": encoding.to_json(),
+        "inputs": list(names),
+        "exporter": exporter,
+        "opset": opset,
+        "fused_operators": fused,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "library_versions": library_versions(),
+    }
 
 
 def export_bundle(
@@ -401,43 +341,12 @@ def export_bundle(
     write_json(staging / "labels.json", labels)
     write_json(staging / "thresholds.json", thresholds.model_dump())
     write_json(staging / "calibration.json", {"temperature": 1.0})
-    names = model_input_names(model)
-    encoding = EncodingSpec(max_length=max_length, pad_id=model_pad_id(model, backend), token_type_ids="token_type_ids" in names)
-    meta = {
-        "model_version": "unversioned",
-        "base_model": None,
-        "data_hash": None,
-        "metrics": {},
-        **(metadata or {}),
-        "max_length": max_length,
-        "text_normalization": (metadata or {}).get("text_normalization", NORMALIZATION),
-        "languages": list((metadata or {}).get("languages", DEFAULT_LANGUAGES)),
-        "labels": labels,
-        "encoding": encoding.to_json(),
-        "inputs": list(names),
-        "exporter": exporter,
-        "opset": opset,
-        "fused_operators": fused,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "library_versions": library_versions(),
-    }
+    meta = bundle_metadata(model, backend, max_length, metadata, exporter=exporter, opset=opset, fused=fused)
     write_json(staging / "metadata.json", meta)
-    record_checksums(staging)
+    record_checksums(staging)  # the parity check loads the staging bundle through the verifying reader
 
-    if parity_records:
-        texts = [r.text for r in parity_records]
-        parents = [r.parent_text for r in parity_records]
-    else:
-        texts = [text for _, text in PROBE_POSTS]
-        parents = [parent for parent, _ in PROBE_POSTS]
-        reference_logits = None
     normalize = meta["text_normalization"] is not None
-    reference = (
-        reference_logits if reference_logits is not None
-        else torch_logits(model, backend, texts, parents, normalize=normalize)
-    )
-    if reference.shape != (len(texts), len(labels)):
-        raise ExportError(f"reference_logits has shape {reference.shape}, expected {(len(texts), len(labels))}")
+    texts, parents, reference = parity_set(model, backend, parity_records, reference_logits, normalize)
     parity = check_parity(
         staging, reference, texts, parents, max_abs_diff=max_abs_diff, thresholds=thresholds,
         min_int8_agreement=min_int8_agreement, int8_min_margin=int8_min_margin,
@@ -462,14 +371,3 @@ def export_bundle(
         shutil.rmtree(out_dir)
     staging.rename(out_dir)
     return parity
-
-
-def int8_summary(parity: ParityReport) -> str:
-    """One line: the int8 rule's two agreements against its bar (for warnings, CLI output and metadata)."""
-    rule = parity.int8
-    label = "n/a (no confident post)" if rule.label_agreement is None else f"{rule.label_agreement:.2%}"
-    return (
-        f"int8 labels agree with torch on {label} of {rule.confident_examples} posts with top-2 margin ≥ "
-        f"{rule.min_margin:g}, actions on {rule.action_agreement:.2%} of {parity.examples} posts "
-        f"(bar {rule.min_agreement:.1%} each)"
-    )

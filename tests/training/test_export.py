@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from training.config import TrainConfig
-from training.export import ExportError, ParityError, export_bundle, int8_rule, torch_logits
+from training.export import ExportError, ParityError, export_bundle, torch_logits
+from training.parity import int8_rule
 from withyou.bundle import Classifier
 from withyou.policy import Thresholds
 
