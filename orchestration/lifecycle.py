@@ -25,8 +25,9 @@ from withyou.registry import CHAMPION
 
 PASSED, GATE_FAILED, BAD_INPUT = 0, 1, 2
 FAST_PARITY_MIN_INT8_AGREEMENT = 0.75
-"""A dozen --fast steps leave near-tied logits that int8 rounding flips (95-98 % agreement on the seed build);
-as in tests/conftest.py, the smoke preset only asks for 75 %. Full runs keep training's 99.5 % check."""
+"""A dozen --fast steps leave near-tied logits that int8 rounding flips (95-98 % agreement on the seed build):
+the smoke preset's bar for both int8-rule agreements (training/parity.py). When no post reaches the rule's 0.1
+top-2 margin, the fused fp32 graph ships — same answers, larger file. Full runs keep training's 99.5 %."""
 
 
 class LifecycleError(RuntimeError):
