@@ -151,10 +151,12 @@ def _changes_input(
     if not variants:
         return []
     full = encode_posts(
-        classifier.tokenizer, [i.text for i in items], [i.parent_text for i in items], classifier.normalize
+        classifier.tokenizer, [i.text for i in items], [i.parent_text for i in items], classifier.normalize,
+        classifier.encoding,
     )
     occluded = encode_posts(
-        classifier.tokenizer, [v[2] for v in variants], [v[3] for v in variants], classifier.normalize
+        classifier.tokenizer, [v[2] for v in variants], [v[3] for v in variants], classifier.normalize,
+        classifier.encoding,
     )
     return [encoding.ids != full[v[0]].ids for v, encoding in zip(variants, occluded)]
 
