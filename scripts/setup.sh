@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv/ in the repository root and install WithYou with every extra (train, serve, dev).
+# Create .venv/ in the repository root and install WithYou with every extra (train, serve, batch, spark, dev).
 # Idempotent: re-running only installs what changed. Works offline from package registries alone.
 #
 # torch is pinned to 2.13.0, CPU build. On machines whose pip has no CPU wheel at hand, set
@@ -29,6 +29,6 @@ if ! .venv/bin/python -c 'import torch, sys; sys.exit(torch.__version__.split("+
     "${pip[@]}" torch==2.13.0
   fi
 fi
-echo "setup: installing withyou[train,serve,dev]"
-"${pip[@]}" -e ".[train,serve,dev]"
+echo "setup: installing withyou[train,serve,batch,spark,dev]"
+"${pip[@]}" -e ".[train,serve,batch,spark,dev]"
 echo "setup: ready — CLI at .venv/bin/withyou"

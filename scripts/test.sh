@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup-browser.sh
 bash scripts/setup-postgres.sh
+bash scripts/setup-java.sh
 exec .venv/bin/python -P -m pytest "$@"

@@ -2,8 +2,9 @@
 
 Store: withyou.paths.mlflow_tracking_uri() — SQLite under mlflow/ with artifacts in mlflow/artifacts/, unless
 MLFLOW_TRACKING_URI points elsewhere. Every run logs the resolved config, per-epoch metrics, the dataset
-manifest's content_hash, final metrics, the bundle and reports; the bundle becomes a new version of the
-registered model "withyou" with alias "challenger". `promote` moves alias "champion".
+manifest's content_hash, final metrics, the bundle (which is also an MLflow pyfunc model: withyou/pyfunc.py) and
+reports; the bundle becomes a new version of the registered model "withyou" with alias "challenger". `promote`
+moves alias "champion".
 """
 
 from __future__ import annotations
@@ -111,9 +112,23 @@ class TrainingRun:
 
         model_dir = Path(model_dir)
         mlflow.log_artifacts(str(model_dir / "bundle"), artifact_path="bundle")
+        self.log_pyfunc(model_dir / "bundle")
         for name in ("train_report.json", "confusion_matrix.png", "baseline.joblib"):
             if (model_dir / name).is_file():
                 mlflow.log_artifact(str(model_dir / name), artifact_path="reports")
+
+    def log_pyfunc(self, bundle_dir: Path) -> None:
+        """Make the logged bundle an MLflow pyfunc model too (MLmodel + model code beside the bundle files), so
+        `mlflow.pyfunc.load_model("models:/withyou@champion")` works and the bundle is stored once
+        (withyou/pyfunc.py says why it is one directory)."""
+        import tempfile
+
+        import mlflow
+
+        from withyou.pyfunc import write_pyfunc_files
+
+        with tempfile.TemporaryDirectory(prefix="withyou-pyfunc-") as staging:
+            mlflow.log_artifacts(str(write_pyfunc_files(bundle_dir, Path(staging) / "pyfunc")), artifact_path="bundle")
 
     def log_report(self, report_path: Path) -> None:
         import mlflow

@@ -1,0 +1,291 @@
+"""`withyou score INPUT -o OUTPUT`: classify a file of posts with the same Classifier as the server.
+
+Input: JSONL, CSV or Parquet with an id, a text and optionally a parent text (column names configurable).
+Output (format from the name, or --output-format), one result per accepted row, in input order:
+
+    jsonl     {"id", "label", "scores": {label: p}, "action", "model_version"} — what POST /classify answers
+    csv       id, label, score_<label> for each label of the bundle, action, model_version
+    parquet   a directory of part-NNNNN.parquet files with the csv columns (one part per chunk)
+
+Bad rows never stop the run: each goes to the rejects file (default OUTPUT.rejects.jsonl) as {"row", "id",
+"reason"} — the row number and id, never the text. Reasons: not a record (malformed JSON, not UTF-8), missing
+or wrong-typed id, duplicate id, missing, wrong-typed, empty or over-long text, wrong-typed or over-long parent.
+A summary (counts per label, action and reject reason, model version, time) is printed and written to
+OUTPUT.summary.json.
+
+Memory stays flat in the input's size: rows are read, scored and written a chunk at a time. What grows is the
+set of ids seen (duplicate detection and --resume): tens of bytes per row. `--resume` appends to an existing
+output, skipping ids already there and rows already rejected; a crash mid-write leaves at most a partial last
+line, which is cut off first.
+
+`--engine spark` runs the same model through mlflow.pyfunc.spark_udf (orchestration/spark.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from orchestration import score_io
+
+DEFAULT_CHUNK_ROWS = 1024
+
+
+@dataclass
+class Columns:
+    id: str = "id"
+    text: str = "text"
+    parent_text: str = "parent_text"
+
+
+@dataclass
+class ScoreSummary:
+    """What a score run did; `as_dict` is what OUTPUT.summary.json holds."""
+
+    model_version: str = "unknown"
+    engine: str = "local"
+    scored: int = 0
+    rejected: int = 0
+    skipped_already_done: int = 0
+    seconds: float = 0.0
+    load_seconds: float = 0.0
+    labels: Counter = field(default_factory=Counter)
+    actions: Counter = field(default_factory=Counter)
+    reject_reasons: Counter = field(default_factory=Counter)
+
+    @property
+    def texts_per_s(self) -> float:
+        """Scoring rate after the model has loaded (read, validate, score, write)."""
+        busy = self.seconds - self.load_seconds
+        return self.scored / busy if busy > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for key in ("labels", "actions", "reject_reasons"):
+            out[key] = dict(sorted(out[key].items()))
+        out["texts_per_s"] = round(self.texts_per_s, 1)
+        out["seconds"] = round(self.seconds, 2)
+        out["load_seconds"] = round(self.load_seconds, 2)
+        return out
+
+
+def reason_kind(reason: str) -> str:
+    """A reason without its details, for counting: "text is 6012 characters, over the limit of 5000" → "text is N
+    characters, over the limit of N"; "malformed JSON (… at column 3)" → "malformed JSON"."""
+    return re.sub(r"(?<![\w-])\d+", "N", reason.split(" (")[0])
+
+
+def check_row(value: dict[str, Any] | str, columns: Columns, max_chars: int) -> tuple[str | None, dict | str]:
+    """(id or None, item dict) for a good row, (id or None, reason) for a bad one. Reasons never quote the text."""
+    if isinstance(value, str):
+        return None, value
+    raw_id = value.get(columns.id)
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+        return None, f"missing {columns.id}" if raw_id is None else f"{columns.id} must be a string or integer, got {type(raw_id).__name__}"
+    item_id = str(raw_id)
+    if not item_id.strip():
+        return None, f"missing {columns.id}"
+    text, parent = value.get(columns.text), value.get(columns.parent_text)
+    if text is None:
+        return item_id, f"missing {columns.text}"
+    if not isinstance(text, str):
+        return item_id, f"{columns.text} must be a string, got {type(text).__name__}"
+    if not text.strip():
+        return item_id, f"{columns.text} is empty or whitespace"
+    if len(text) > max_chars:
+        return item_id, f"{columns.text} is {len(text)} characters, over the limit of {max_chars}"
+    if parent is not None and not isinstance(parent, str):
+        return item_id, f"{columns.parent_text} must be a string, got {type(parent).__name__}"
+    if parent is not None and len(parent) > max_chars:
+        return item_id, f"{columns.parent_text} is {len(parent)} characters, over the limit of {max_chars}"
+    return item_id, {"id": item_id, "text": text, "parent_text": parent if parent and parent.strip() else None}
+
+
+@dataclass
+class ScoreJob:
+    """One local score run; `run` reads INPUT chunk by chunk and appends to OUTPUT and the rejects file."""
+
+    input: Path
+    output: Path
+    bundle_dir: Path
+    input_format: str
+    output_format: str
+    rejects: Path
+    columns: Columns = field(default_factory=Columns)
+    max_text_chars: int = 5000
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    resume: bool = False
+    limit: int | None = None
+    progress: bool = True
+    thresholds: dict[str, float] = field(default_factory=dict)
+    ort_threads: int | None = None
+
+    def run(self) -> ScoreSummary:
+        from tqdm import tqdm
+
+        from withyou.bundle import Classifier
+
+        started = time.perf_counter()
+        classifier = Classifier.from_bundle(self.bundle_dir, intra_op_threads=self.ort_threads)
+        thresholds = None
+        if self.thresholds:  # same validation (review <= hide) as the server's overrides
+            thresholds = type(classifier.thresholds).model_validate(
+                classifier.thresholds.model_dump() | self.thresholds | {"source": "config"}
+            )
+        summary = ScoreSummary(model_version=classifier.model_version, load_seconds=time.perf_counter() - started)
+        done, skip_rows = self.prepare_outputs()
+        seen: set[str] = set()
+        writer = score_io.ResultWriter(self.output, self.output_format, classifier.labels)
+        total = score_io.parquet_row_count(self.input) if self.input_format == "parquet" else None
+        bar = tqdm(total=self.limit or total, unit=" texts", unit_scale=True, disable=not self.progress, file=sys.stderr)
+        names = [self.columns.id, self.columns.text, self.columns.parent_text]
+        try:
+            with open(self.rejects, "a", encoding="utf-8") as rejects:
+                for chunk in score_io.read_chunks(self.input, self.input_format, names, self.chunk_rows):
+                    if self.limit is not None:
+                        chunk = chunk[: max(0, self.limit - bar.n)]
+                    accepted, refused = self.sort_chunk(chunk, done, seen, skip_rows, summary)
+                    score_io.append_jsonl(rejects, refused)  # before the results: a crash between is re-rejected
+                    self.score_accepted(accepted, classifier, thresholds, writer, summary)
+                    bar.update(len(chunk))
+                    if self.limit is not None and bar.n >= self.limit:
+                        break
+        finally:
+            writer.close()
+            bar.close()
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def prepare_outputs(self) -> tuple[set[str], set[int]]:
+        """Ids already scored and rows already rejected (--resume), after cutting any partial last line."""
+        if self.output_format == "parquet":
+            exists = self.output.is_dir() and any(self.output.iterdir())
+        else:
+            exists = self.output.is_file() and self.output.stat().st_size > 0
+        if not self.resume:
+            if exists:
+                raise FileExistsError(f"{self.output} exists; pass --resume to continue it, or choose another output")
+            self.rejects.unlink(missing_ok=True)
+            return set(), set()
+        return score_io.done_ids(self.output, self.output_format), score_io.done_rejects(self.rejects)
+
+    def sort_chunk(self, chunk, done: set[str], seen: set[str], skip_rows: set[int], summary: ScoreSummary):
+        """Split a chunk into items to score and rejects; skip what a previous run (--resume) already wrote."""
+        accepted, refused = [], []
+        for row, value in chunk:
+            item_id, checked = check_row(value, self.columns, self.max_text_chars)
+            if row in skip_rows or (item_id in done and not isinstance(checked, str)):
+                summary.skipped_already_done += 1
+                continue
+            if not isinstance(checked, str) and item_id in seen:
+                checked = f"duplicate {self.columns.id} (an earlier row has it)"
+            if isinstance(checked, str):
+                refused.append({"row": row, "id": item_id, "reason": checked})
+                summary.reject_reasons[reason_kind(checked)] += 1
+                continue
+            seen.add(item_id)
+            accepted.append(checked)
+        summary.rejected += len(refused)
+        return accepted, refused
+
+    def score_accepted(self, accepted, classifier, thresholds, writer, summary: ScoreSummary) -> None:
+        if not accepted:
+            return
+        predictions = classifier.predict(accepted, thresholds)
+        results = [
+            {"id": p.id, "label": p.label, "scores": p.scores, "action": p.action, "model_version": summary.model_version}
+            for p in predictions
+        ]
+        writer.write(results)
+        summary.scored += len(results)
+        summary.labels.update(r["label"] for r in results)
+        summary.actions.update(r["action"] for r in results)
+
+
+def default_max_text_chars() -> int:
+    """The server's per-text limit (serving/config.py declares it once), so a row the server refuses is refused here."""
+    from serving.config import ServingSettings
+
+    return ServingSettings.model_fields["max_text_chars"].default
+
+
+def default_bundle() -> str:
+    from serving.config import DEFAULT_BUNDLE
+
+    return DEFAULT_BUNDLE
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score)
+
+
+def score(
+    input: Path = typer.Argument(..., exists=True, help="JSONL, CSV or Parquet file (or Parquet directory) of posts"),
+    output: Path = typer.Option(..., "--output", "-o", help="results: .jsonl, .csv or .parquet (a directory of parts)"),
+    bundle: Optional[str] = typer.Option(None, help="bundle directory or registry ref (default models:/withyou@champion)"),
+    engine: str = typer.Option("local", help="local (this process) or spark (mlflow.pyfunc.spark_udf)"),
+    resume: bool = typer.Option(False, "--resume", help="append to OUTPUT, skipping ids already in it"),
+    rejects: Optional[Path] = typer.Option(None, help="where bad rows go with their reason (default OUTPUT.rejects.jsonl)"),
+    id_column: str = typer.Option("id", help="input column holding the id"),
+    text_column: str = typer.Option("text", help="input column holding the post"),
+    parent_column: str = typer.Option("parent_text", help="input column holding the post replied to"),
+    input_format: Optional[str] = typer.Option(None, help="jsonl, csv or parquet (default: from INPUT's name)"),
+    output_format: Optional[str] = typer.Option(None, help="jsonl, csv or parquet (default: from OUTPUT's name)"),
+    chunk_rows: int = typer.Option(DEFAULT_CHUNK_ROWS, min=1, help="rows read, scored and written at a time"),
+    max_text_chars: Optional[int] = typer.Option(None, min=1, help="longer texts are rejects (default: the server's limit)"),
+    limit: Optional[int] = typer.Option(None, min=1, help="stop after this many input rows"),
+    review_threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="override the bundle's review threshold"),
+    hide_threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="override the bundle's hide threshold"),
+    ort_threads: Optional[int] = typer.Option(None, min=1, help="onnxruntime threads (local: default all cores; spark: default 1 per task)"),
+    spark_master: Optional[str] = typer.Option(None, help="Spark master (default: local[*], or what spark-submit set)"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar with texts/s on stderr"),
+) -> None:
+    """Classify a file of posts with the champion (or --bundle); results, rejects and a summary beside OUTPUT."""
+    from withyou.bundle import BundleError
+    from withyou.registry import resolve_bundle
+
+    try:
+        in_format = score_io.detect_format(input, input_format)
+        out_format = score_io.detect_format(output, output_format)
+        bundle_dir = resolve_bundle(bundle or default_bundle())
+    except (ValueError, BundleError) as exc:
+        typer.secho(f"cannot score: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    thresholds = {k: v for k, v in (("review", review_threshold), ("hide", hide_threshold)) if v is not None}
+    job = ScoreJob(
+        input=input, output=output, bundle_dir=bundle_dir, input_format=in_format, output_format=out_format,
+        rejects=rejects or Path(f"{output}.rejects.jsonl"), columns=Columns(id_column, text_column, parent_column),
+        max_text_chars=max_text_chars or default_max_text_chars(), chunk_rows=chunk_rows, resume=resume,
+        limit=limit, progress=progress, thresholds=thresholds, ort_threads=ort_threads,
+    )  # fmt: skip
+    try:
+        if engine == "spark":
+            from orchestration.spark import score_with_spark
+
+            summary = score_with_spark(job, master=spark_master)
+        elif engine == "local":
+            summary = job.run()
+        else:
+            raise ValueError(f"unknown engine {engine!r}; use local or spark")
+    except (ValueError, FileExistsError) as exc:
+        typer.secho(f"cannot score: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    report = summary.as_dict() | {"bundle": str(bundle_dir), "output": str(output), "rejects": str(job.rejects)}
+    Path(f"{output}.summary.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    typer.echo(
+        f"scored {summary.scored} texts in {summary.seconds:.1f} s ({summary.texts_per_s:.1f} texts/s after a "
+        f"{summary.load_seconds:.1f} s model load) with model "
+        f"{summary.model_version}; rejected {summary.rejected} (see {job.rejects}); "
+        f"skipped {summary.skipped_already_done} already done"
+    )
+    typer.echo(f"labels {dict(sorted(summary.labels.items()))}; actions {dict(sorted(summary.actions.items()))}")
+    if summary.reject_reasons:
+        typer.echo(f"reject reasons {dict(sorted(summary.reject_reasons.items()))}")

@@ -1,0 +1,21 @@
+"""`fp32_bundle`: the tiny bundle serving its full-precision graph.
+
+Dynamic int8 quantisation scales activations per run, so the int8 graph's scores move a little (~1e-3) with the
+batch a post shares; the tiny model's near-tied logits can then flip a label. The fp32 graph answers the same
+whatever the batching, which lets the score and Spark tests demand equal labels from differently batched runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def fp32_bundle(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    bundle = tmp_path_factory.mktemp("fp32_bundle") / "bundle"
+    shutil.copytree(tiny_bundle, bundle)
+    shutil.copyfile(bundle / "model.fp32.onnx", bundle / "model.onnx")
+    return bundle
