@@ -29,7 +29,7 @@ def _register_stages() -> None:
     from serving.cli import register as register_serving
     from serving.review.cli import register as register_review
     from training.cli import register as register_training
-    from orchestration.score import register as register_score
+    from orchestration.score_cli import register as register_score
 
     register_training(app)
     register_evaluation(app)

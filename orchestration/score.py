@@ -1,4 +1,4 @@
-"""`withyou score INPUT -o OUTPUT`: classify a file of posts with the same Classifier as the server.
+"""The `withyou score` job: classify a file of posts with the same Classifier as the server.
 
 Input: JSONL, CSV or Parquet with an id, a text and optionally a parent text (column names configurable).
 Output (format from the name, or --output-format), one result per accepted row, in input order:
@@ -18,21 +18,19 @@ set of ids seen (duplicate detection and --resume): tens of bytes per row. `--re
 output, skipping ids already there and rows already rejected; a crash mid-write leaves at most a partial last
 line, which is cut off first.
 
-`--engine spark` runs the same model through mlflow.pyfunc.spark_udf (orchestration/spark.py).
+`--engine spark` runs the same model through mlflow.pyfunc.spark_udf (orchestration/spark.py); the command
+itself is orchestration/score_cli.py.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
-
-import typer
+from typing import Any
 
 from orchestration import score_io
 
@@ -89,7 +87,9 @@ def check_row(value: dict[str, Any] | str, columns: Columns, max_chars: int) -> 
         return None, value
     raw_id = value.get(columns.id)
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
-        return None, f"missing {columns.id}" if raw_id is None else f"{columns.id} must be a string or integer, got {type(raw_id).__name__}"
+        if raw_id is None:
+            return None, f"missing {columns.id}"
+        return None, f"{columns.id} must be a string or integer, got {type(raw_id).__name__}"
     item_id = str(raw_id)
     if not item_id.strip():
         return None, f"missing {columns.id}"
@@ -127,6 +127,11 @@ class ScoreJob:
     progress: bool = True
     thresholds: dict[str, float] = field(default_factory=dict)
     ort_threads: int | None = None
+    input_uri: str = ""  # as given: the Spark engine also reads and writes URIs (hdfs://, s3a://) Path would mangle
+    output_uri: str = ""
+
+    def __post_init__(self) -> None:
+        self.input_uri, self.output_uri = self.input_uri or str(self.input), self.output_uri or str(self.output)
 
     def run(self) -> ScoreSummary:
         from tqdm import tqdm
@@ -208,84 +213,3 @@ class ScoreJob:
         summary.scored += len(results)
         summary.labels.update(r["label"] for r in results)
         summary.actions.update(r["action"] for r in results)
-
-
-def default_max_text_chars() -> int:
-    """The server's per-text limit (serving/config.py declares it once), so a row the server refuses is refused here."""
-    from serving.config import ServingSettings
-
-    return ServingSettings.model_fields["max_text_chars"].default
-
-
-def default_bundle() -> str:
-    from serving.config import DEFAULT_BUNDLE
-
-    return DEFAULT_BUNDLE
-
-
-def register(app: typer.Typer) -> None:
-    app.command("score")(score)
-
-
-def score(
-    input: Path = typer.Argument(..., exists=True, help="JSONL, CSV or Parquet file (or Parquet directory) of posts"),
-    output: Path = typer.Option(..., "--output", "-o", help="results: .jsonl, .csv or .parquet (a directory of parts)"),
-    bundle: Optional[str] = typer.Option(None, help="bundle directory or registry ref (default models:/withyou@champion)"),
-    engine: str = typer.Option("local", help="local (this process) or spark (mlflow.pyfunc.spark_udf)"),
-    resume: bool = typer.Option(False, "--resume", help="append to OUTPUT, skipping ids already in it"),
-    rejects: Optional[Path] = typer.Option(None, help="where bad rows go with their reason (default OUTPUT.rejects.jsonl)"),
-    id_column: str = typer.Option("id", help="input column holding the id"),
-    text_column: str = typer.Option("text", help="input column holding the post"),
-    parent_column: str = typer.Option("parent_text", help="input column holding the post replied to"),
-    input_format: Optional[str] = typer.Option(None, help="jsonl, csv or parquet (default: from INPUT's name)"),
-    output_format: Optional[str] = typer.Option(None, help="jsonl, csv or parquet (default: from OUTPUT's name)"),
-    chunk_rows: int = typer.Option(DEFAULT_CHUNK_ROWS, min=1, help="rows read, scored and written at a time"),
-    max_text_chars: Optional[int] = typer.Option(None, min=1, help="longer texts are rejects (default: the server's limit)"),
-    limit: Optional[int] = typer.Option(None, min=1, help="stop after this many input rows"),
-    review_threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="override the bundle's review threshold"),
-    hide_threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="override the bundle's hide threshold"),
-    ort_threads: Optional[int] = typer.Option(None, min=1, help="onnxruntime threads (local: default all cores; spark: default 1 per task)"),
-    spark_master: Optional[str] = typer.Option(None, help="Spark master (default: local[*], or what spark-submit set)"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar with texts/s on stderr"),
-) -> None:
-    """Classify a file of posts with the champion (or --bundle); results, rejects and a summary beside OUTPUT."""
-    from withyou.bundle import BundleError
-    from withyou.registry import resolve_bundle
-
-    try:
-        in_format = score_io.detect_format(input, input_format)
-        out_format = score_io.detect_format(output, output_format)
-        bundle_dir = resolve_bundle(bundle or default_bundle())
-    except (ValueError, BundleError) as exc:
-        typer.secho(f"cannot score: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
-    thresholds = {k: v for k, v in (("review", review_threshold), ("hide", hide_threshold)) if v is not None}
-    job = ScoreJob(
-        input=input, output=output, bundle_dir=bundle_dir, input_format=in_format, output_format=out_format,
-        rejects=rejects or Path(f"{output}.rejects.jsonl"), columns=Columns(id_column, text_column, parent_column),
-        max_text_chars=max_text_chars or default_max_text_chars(), chunk_rows=chunk_rows, resume=resume,
-        limit=limit, progress=progress, thresholds=thresholds, ort_threads=ort_threads,
-    )  # fmt: skip
-    try:
-        if engine == "spark":
-            from orchestration.spark import score_with_spark
-
-            summary = score_with_spark(job, master=spark_master)
-        elif engine == "local":
-            summary = job.run()
-        else:
-            raise ValueError(f"unknown engine {engine!r}; use local or spark")
-    except (ValueError, FileExistsError) as exc:
-        typer.secho(f"cannot score: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
-    report = summary.as_dict() | {"bundle": str(bundle_dir), "output": str(output), "rejects": str(job.rejects)}
-    Path(f"{output}.summary.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    typer.echo(
-        f"scored {summary.scored} texts in {summary.seconds:.1f} s ({summary.texts_per_s:.1f} texts/s after a "
-        f"{summary.load_seconds:.1f} s model load) with model "
-        f"{summary.model_version}; rejected {summary.rejected} (see {job.rejects}); "
-        f"skipped {summary.skipped_already_done} already done"
-    )
-    typer.echo(f"labels {dict(sorted(summary.labels.items()))}; actions {dict(sorted(summary.actions.items()))}")
-    if summary.reject_reasons:
-        typer.echo(f"reject reasons {dict(sorted(summary.reject_reasons.items()))}")

@@ -72,12 +72,12 @@ def read_input(spark, job: ScoreJob):
 
     names = job.columns
     if job.input_format == "parquet":
-        frame = spark.read.parquet(str(job.input))
+        frame = spark.read.parquet(job.input_uri)
     elif job.input_format == "csv":
-        frame = spark.read.option("header", True).option("multiLine", True).option("escape", '"').csv(str(job.input))
+        frame = spark.read.option("header", True).option("multiLine", True).option("escape", '"').csv(job.input_uri)
     else:
         schema = f"`{names.id}` STRING, `{names.text}` STRING, `{names.parent_text}` STRING, _corrupt_record STRING"
-        frame = spark.read.schema(schema).option("mode", "PERMISSIVE").json(str(job.input))
+        frame = spark.read.schema(schema).option("mode", "PERMISSIVE").json(job.input_uri)
     wanted = {"id": names.id, "text": names.text, "parent_text": names.parent_text}
     columns = [
         (F.col(f"`{source}`").cast("string") if source in frame.columns else F.lit(None).cast("string")).alias(target)
@@ -99,7 +99,8 @@ def with_reasons(frame, job: ScoreJob):
         .when(F.col("id").isNull() | (F.trim("id") == ""), F.lit(f"missing {names.id}"))
         .when(F.col("text").isNull(), F.lit(f"missing {names.text}"))
         .when(F.trim("text") == "", F.lit(f"{names.text} is empty or whitespace"))
-        .when(F.length("text") > limit, F.format_string(f"{names.text} is %d characters, over the limit of {limit}", F.length("text")))
+        .when(F.length("text") > limit,
+              F.format_string(f"{names.text} is %d characters, over the limit of {limit}", F.length("text")))
         .when(F.length("parent_text") > limit,
               F.format_string(f"{names.parent_text} is %d characters, over the limit of {limit}", F.length("parent_text")))
         .when(first > 1, F.lit(f"duplicate {names.id} (an earlier row has it)"))
@@ -108,12 +109,13 @@ def with_reasons(frame, job: ScoreJob):
 
 
 def score_with_spark(job: ScoreJob, master: str | None = None) -> ScoreSummary:
-    """Score job.input with Spark into the directory job.output; rejects to job.rejects (one JSONL file)."""
+    """Score job.input_uri with Spark into the directory job.output_uri (local paths or any URI Spark reads, such
+    as hdfs:// or s3a://); rejects go to job.rejects, one local JSONL file."""
     if job.resume:
         raise ValueError("--resume is for --engine local; rerun a Spark job whole into a new output")
     if job.thresholds:
         raise ValueError("threshold overrides are for --engine local; the Spark engine uses the bundle's thresholds")
-    if job.output.exists():
+    if "://" not in job.output_uri and job.output.exists():
         raise FileExistsError(f"{job.output} exists; Spark writes a new output directory")
     import mlflow
     from pyspark.sql import functions as F
@@ -142,7 +144,8 @@ def score_with_spark(job: ScoreJob, master: str | None = None) -> ScoreSummary:
         scored = good.withColumn("p", predict(F.col("text"), F.col("parent_text"))).select("id", "p.*")
         write_output(scored, job, labels)
         rejects = frame.filter(F.col("reason").isNotNull()).select("id", "reason").toLocalIterator()
-        summary = ScoreSummary(model_version=str(metadata.get("model_version", "unknown")), engine="spark", load_seconds=ready)
+        version = str(metadata.get("model_version", "unknown"))
+        summary = ScoreSummary(model_version=version, engine="spark", load_seconds=ready)
         with open(job.rejects, "w", encoding="utf-8") as handle:
             for row in rejects:
                 handle.write(json.dumps({"row": None, "id": row["id"], "reason": row["reason"]}) + "\n")
@@ -161,7 +164,7 @@ def score_with_spark(job: ScoreJob, master: str | None = None) -> ScoreSummary:
 def write_output(scored, job: ScoreJob, labels: list[str]) -> None:
     from pyspark.sql import functions as F
 
-    writer_target = str(job.output)
+    writer_target = job.output_uri
     if job.output_format == "jsonl":
         scores = F.struct(*(F.col(f"score_{label}").alias(label) for label in labels)).alias("scores")
         scored.select("id", "label", scores, "action", "model_version").write.json(writer_target)
@@ -173,7 +176,7 @@ def write_output(scored, job: ScoreJob, labels: list[str]) -> None:
 
 def read_back(spark, job: ScoreJob):
     if job.output_format == "jsonl":
-        return spark.read.json(str(job.output))
+        return spark.read.json(job.output_uri)
     if job.output_format == "csv":
-        return spark.read.option("header", True).csv(str(job.output))
-    return spark.read.parquet(str(job.output))
+        return spark.read.option("header", True).csv(job.output_uri)
+    return spark.read.parquet(job.output_uri)

@@ -47,7 +47,7 @@ class WithYouPyfunc(mlflow.pyfunc.PythonModel):
             raise ValueError(f"the input needs a 'text' column; it has {list(model_input.columns)}")
         texts = [str(text) for text in model_input["text"]]
         if "parent_text" in model_input.columns:
-            parents = [parent if isinstance(parent, str) and parent.strip() else None for parent in model_input["parent_text"]]
+            parents = [p if isinstance(p, str) and p.strip() else None for p in model_input["parent_text"]]
         else:
             parents = [None] * len(texts)
         classifier = self.classifier

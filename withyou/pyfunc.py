@@ -56,7 +56,8 @@ def write_pyfunc_files(bundle_dir: Path, out_dir: Path) -> Path:
     labels = read_json(bundle_dir / "labels.json")
     with tempfile.TemporaryDirectory(prefix="withyou-pyfunc-") as staging:
         model_dir = Path(staging) / "model"
-        with warnings.catch_warnings():  # "no input example": one would make MLflow load the model before the bundle is beside it
+        # MLflow warns "no input example"; giving one would make it load the model before the bundle is beside it
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             mlflow.pyfunc.save_model(
                 path=str(model_dir),
