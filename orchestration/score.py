@@ -15,8 +15,9 @@ OUTPUT.summary.json.
 
 Memory stays flat in the input's size: rows are read, scored and written a chunk at a time. What grows is the
 set of ids seen (duplicate detection and --resume): tens of bytes per row. `--resume` appends to an existing
-output, skipping ids already there and rows already rejected; a crash mid-write leaves at most a partial last
-line, which is cut off first.
+output, skipping rows already rejected and, for each id already there, its first good row (the one that was
+scored; a later row with that id is still a duplicate); a crash mid-write leaves at most a partial last line,
+which is cut off first.
 
 `--engine spark` runs the same model through mlflow.pyfunc.spark_udf (orchestration/spark.py); the command
 itself is orchestration/score_cli.py.
@@ -151,17 +152,18 @@ class ScoreJob:
         writer = score_io.ResultWriter(self.output, self.output_format, classifier.labels)
         total = score_io.parquet_row_count(self.input) if self.input_format == "parquet" else None
         bar = tqdm(total=self.limit or total, unit=" texts", unit_scale=True, disable=not self.progress, file=sys.stderr)
-        names = [self.columns.id, self.columns.text, self.columns.parent_text]
+        names, rows_read = [self.columns.id, self.columns.text, self.columns.parent_text], 0
         try:
             with open(self.rejects, "a", encoding="utf-8") as rejects:
                 for chunk in score_io.read_chunks(self.input, self.input_format, names, self.chunk_rows):
                     if self.limit is not None:
-                        chunk = chunk[: max(0, self.limit - bar.n)]
+                        chunk = chunk[: max(0, self.limit - rows_read)]
                     accepted, refused = self.sort_chunk(chunk, done, seen, skip_rows, summary)
                     score_io.append_jsonl(rejects, refused)  # before the results: a crash between is re-rejected
                     self.score_accepted(accepted, classifier, thresholds, writer, summary)
+                    rows_read += len(chunk)
                     bar.update(len(chunk))
-                    if self.limit is not None and bar.n >= self.limit:
+                    if self.limit is not None and rows_read >= self.limit:
                         break
         finally:
             writer.close()
@@ -187,7 +189,10 @@ class ScoreJob:
         accepted, refused = [], []
         for row, value in chunk:
             item_id, checked = check_row(value, self.columns, self.max_text_chars)
-            if row in skip_rows or (item_id in done and not isinstance(checked, str)):
+            # an id in the output was scored at its first good row; a later row with it is still a duplicate
+            if row in skip_rows or (item_id in done and item_id not in seen and not isinstance(checked, str)):
+                if item_id is not None and row not in skip_rows:
+                    seen.add(item_id)
                 summary.skipped_already_done += 1
                 continue
             if not isinstance(checked, str) and item_id in seen:

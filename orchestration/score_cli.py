@@ -25,12 +25,6 @@ def default_max_text_chars() -> int:
     return ServingSettings.model_fields["max_text_chars"].default
 
 
-def default_bundle() -> str:
-    from serving.config import DEFAULT_BUNDLE
-
-    return DEFAULT_BUNDLE
-
-
 def register(app: typer.Typer) -> None:
     app.command("score")(score)
 
@@ -58,14 +52,14 @@ def score(
 ) -> None:
     """Classify a file of posts with the champion (or --bundle); results, rejects and a summary beside OUTPUT."""
     from withyou.bundle import BundleError
-    from withyou.registry import resolve_bundle
+    from withyou.registry import CHAMPION_REF, resolve_bundle
 
     try:
         if engine != "spark" and not Path(input).exists():
             raise ValueError(f"no input file {input}")
         in_format = score_io.detect_format(Path(input), input_format)
         out_format = score_io.detect_format(Path(output), output_format)
-        bundle_dir = resolve_bundle(bundle or default_bundle())
+        bundle_dir = resolve_bundle(bundle or CHAMPION_REF)
     except (ValueError, BundleError) as exc:
         typer.secho(f"cannot score: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None

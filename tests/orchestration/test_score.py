@@ -138,7 +138,7 @@ def test_an_existing_output_is_refused_without_resume(tiny_bundle, tmp_path):
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
 def test_resume_after_kill_9_finishes_with_no_duplicate_and_no_missing_id(tiny_bundle, tmp_path, suffix):
-    rows = posts(200) + [{"id": "bad", "text": ""}]
+    rows = posts(200) + [{"id": "bad", "text": ""}, {"id": "p3", "text": "a second p3, after the kill point"}]
     source, output = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / f"out{suffix}"
     command = [sys.executable, "-P", "-m", "orchestration.cli", "score", str(source), "-o", str(output),
                "--bundle", str(tiny_bundle), "--chunk-rows", "8", "--no-progress"]  # fmt: skip
@@ -163,7 +163,10 @@ def test_resume_after_kill_9_finishes_with_no_duplicate_and_no_missing_id(tiny_b
     ids = all_ids(output)
     assert len(ids) == len(set(ids)) == 200
     assert set(ids) == {row["id"] for row in rows[:200]}
-    assert read_jsonl(Path(f"{output}.rejects.jsonl")) == [{"row": 201, "id": "bad", "reason": "text is empty or whitespace"}]
+    assert read_jsonl(Path(f"{output}.rejects.jsonl")) == [
+        {"row": 201, "id": "bad", "reason": "text is empty or whitespace"},
+        {"row": 202, "id": "p3", "reason": "duplicate id (an earlier row has it)"},
+    ]
     assert f"skipped {len(before)} already done" in result.stdout
 
 
@@ -181,3 +184,10 @@ def done_ids(output: Path) -> list[str]:
         return []
     text = output.read_text(encoding="utf-8")
     return [json.loads(line)["id"] for line in text[: text.rfind("\n") + 1].splitlines()]
+
+
+def test_limit_stops_after_that_many_input_rows_without_a_progress_bar(tiny_bundle, tmp_path):
+    result = score(str(write_jsonl(tmp_path / "in.jsonl", posts(30))), "-o", str(tmp_path / "out.jsonl"),
+                   "--bundle", str(tiny_bundle), "--chunk-rows", "4", "--limit", "10")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in read_jsonl(tmp_path / "out.jsonl")] == [f"p{i}" for i in range(10)]
