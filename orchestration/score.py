@@ -121,7 +121,7 @@ class ScoreJob:
     output_format: str
     rejects: Path
     columns: Columns = field(default_factory=Columns)
-    max_text_chars: int = 5000
+    max_text_chars: int | None = None  # None: the server's limit (serving/config.py declares it once)
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     resume: bool = False
     limit: int | None = None
@@ -133,6 +133,10 @@ class ScoreJob:
 
     def __post_init__(self) -> None:
         self.input_uri, self.output_uri = self.input_uri or str(self.input), self.output_uri or str(self.output)
+        if self.max_text_chars is None:
+            from serving.config import ServingSettings
+
+            self.max_text_chars = ServingSettings.model_fields["max_text_chars"].default
 
     def run(self) -> ScoreSummary:
         from tqdm import tqdm

@@ -18,13 +18,6 @@ def beside_output(output: str, suffix: str) -> Path:
     return Path(f"{output}{suffix}" if "://" not in output else f"{output.rstrip('/').rsplit('/', 1)[-1]}{suffix}")
 
 
-def default_max_text_chars() -> int:
-    """The server's per-text limit (serving/config.py declares it once), so a row the server refuses is refused here."""
-    from serving.config import ServingSettings
-
-    return ServingSettings.model_fields["max_text_chars"].default
-
-
 def register(app: typer.Typer) -> None:
     app.command("score")(score)
 
@@ -67,7 +60,7 @@ def score(
     job = ScoreJob(
         input=Path(input), output=Path(output), bundle_dir=bundle_dir, input_format=in_format,
         output_format=out_format, rejects=rejects or beside_output(output, ".rejects.jsonl"),
-        columns=Columns(id_column, text_column, parent_column), max_text_chars=max_text_chars or default_max_text_chars(),
+        columns=Columns(id_column, text_column, parent_column), max_text_chars=max_text_chars,
         chunk_rows=chunk_rows, resume=resume, limit=limit, progress=progress, thresholds=thresholds,
         ort_threads=ort_threads, input_uri=input, output_uri=output,
     )  # fmt: skip
