@@ -6,7 +6,8 @@ into `out_dir`. MLmodel names the bundle artifact as ".": the model directory *i
 these files into the run's `bundle/` artifacts, which every registered version points at, so:
 
 - `mlflow.pyfunc.load_model("models:/withyou@champion")` loads it (serving/pyfunc.py: predict(df));
-- `withyou.registry.resolve_bundle("models:/withyou@champion")` still downloads a plain bundle directory;
+- `withyou.registry.resolve_bundle("models:/withyou@champion")` still downloads the bundle directory (with the
+  pyfunc files beside its own, which the Classifier ignores);
 - when evaluation later rewrites calibration.json/thresholds.json in the run's bundle, the pyfunc model reads the
   same files — there is no second copy to keep in step.
 
