@@ -8,7 +8,8 @@ Posts are the built dataset's texts (artifacts/dataset/{train,validation,test}.j
 until there are --posts of them, written under a temporary directory and deleted afterwards: never committed.
 Each engine runs in its own process tree, one after the other; peak RSS is the largest sum of RSS over that tree
 (psutil, sampled every 0.5 s; for HTTP the server's tree, the client excluded). texts/s counts wall time from the
-first request to the last answer (HTTP), or the job's own timer, model load included (score).
+first request to the last answer (HTTP, which gets only the posts `withyou score` accepts: an over-long one
+is a 400), or the job's timer after the model has loaded (score).
 
 --flat-memory-gb writes a synthetic JSONL of that size and scores its first --flat-memory-limit rows (the whole
 file is streamed through only as far as the limit), printing RSS over time: memory must not grow with the file.
@@ -112,7 +113,11 @@ def run_score(name: str, source: Path, output: Path, bundle: Path, *extra: str) 
 def run_http(name: str, source: Path, bundle: Path, workers: int, logs: Path) -> dict:
     import httpx
 
-    posts = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
+    from orchestration.score import Columns, check_row
+
+    rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
+    checked = [check_row(row, Columns(), 5000)[1] for row in rows]
+    posts = [item for item in checked if not isinstance(item, str)]  # what `withyou score` accepts; the rest is a 400
     port = free_port()
     command = [*withyou_cli(), "serve", "--bundle", str(bundle), "--port", str(port), "--workers", str(workers)]
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WITHYOU_")}, "PYTHONPATH": str(REPO_ROOT)}
