@@ -114,9 +114,11 @@ def run_http(name: str, source: Path, bundle: Path, workers: int, logs: Path) ->
     import httpx
 
     from orchestration.score import Columns, check_row
+    from serving.config import ServingSettings
 
+    limit = ServingSettings.model_fields["max_text_chars"].default
     rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
-    checked = [check_row(row, Columns(), 5000)[1] for row in rows]
+    checked = [check_row(row, Columns(), limit)[1] for row in rows]
     posts = [item for item in checked if not isinstance(item, str)]  # what `withyou score` accepts; the rest is a 400
     port = free_port()
     command = [*withyou_cli(), "serve", "--bundle", str(bundle), "--port", str(port), "--workers", str(workers)]
