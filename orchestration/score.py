@@ -3,8 +3,10 @@
 Input: JSONL, CSV or Parquet with an id, a text and optionally a parent text (column names configurable).
 Output (format from the name, or --output-format), one result per accepted row, in input order:
 
-    jsonl     {"id", "label", "scores": {label: p}, "action", "model_version"} — what POST /classify answers
-    csv       id, label, score_<label> for each label of the bundle, action, model_version
+    jsonl     {"id", "label", "scores": {label: p}, "action", "model_version", "lang", "lang_confidence", "reason"}
+              — what POST /classify answers (without `explanation`)
+    csv       id, label, score_<label> for each label of the bundle, action, model_version, lang, lang_confidence,
+              reason
     parquet   a directory of part-NNNNN.parquet files with the csv columns (one part per chunk)
 
 Bad rows never stop the run: each goes to the rejects file (default OUTPUT.rejects.jsonl) as {"row", "id",
@@ -215,7 +217,8 @@ class ScoreJob:
             return
         predictions = classifier.predict(accepted, thresholds)
         results = [
-            {"id": p.id, "label": p.label, "scores": p.scores, "action": p.action, "model_version": summary.model_version}
+            {"id": p.id, "label": p.label, "scores": p.scores, "action": p.action, "model_version": summary.model_version,
+             "lang": p.lang, "lang_confidence": p.lang_confidence, "reason": p.reason}
             for p in predictions
         ]
         writer.write(results)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = ("jsonl", "csv", "parquet")
+RESULT_TAIL = ("action", "model_version", "lang", "lang_confidence", "reason")  # after id, label, score_<label>…
 CSV_FIELD_LIMIT = 16 * 1024 * 1024  # a CSV field larger than this is a broken file (an unclosed quote), not a post
 
 Chunk = list[tuple[int, "dict[str, Any] | str"]]
@@ -116,10 +117,9 @@ def parquet_row_count(path: Path) -> int | None:
 
 def flat_row(result: dict[str, Any]) -> dict[str, Any]:
     """A result with `scores` spread into `score_<label>` columns (CSV and Parquet have no nested objects):
-    id, label, score_<label>…, action, model_version."""
+    id, label, score_<label>…, action, model_version, lang, lang_confidence, reason."""
     scores = {f"score_{label}": score for label, score in result["scores"].items()}
-    return {"id": result["id"], "label": result["label"], **scores, "action": result["action"],
-            "model_version": result["model_version"]}  # fmt: skip
+    return {"id": result["id"], "label": result["label"], **scores, **{key: result[key] for key in RESULT_TAIL}}
 
 
 class ResultWriter:
@@ -127,7 +127,7 @@ class ResultWriter:
 
     def __init__(self, path: Path, fmt: str, labels: list[str]) -> None:
         self.path, self.fmt = Path(path), fmt
-        self.fields = ["id", "label", *(f"score_{label}" for label in labels), "action", "model_version"]
+        self.fields = ["id", "label", *(f"score_{label}" for label in labels), *RESULT_TAIL]
         if fmt == "parquet":
             self.path.mkdir(parents=True, exist_ok=True)
             self.parts = len(list(self.path.glob("part-*.parquet")))
@@ -155,7 +155,8 @@ class ResultWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        types = {name: pa.float64() if name.startswith("score_") else pa.string() for name in self.fields}
+        floats = {"lang_confidence"}
+        types = {name: pa.float64() if name.startswith("score_") or name in floats else pa.string() for name in self.fields}
         table = pa.Table.from_pylist([flat_row(r) for r in results], schema=pa.schema(list(types.items())))
         final = self.path / f"part-{self.parts:05d}.parquet"
         temporary = final.with_suffix(".parquet.tmp")

@@ -131,7 +131,8 @@ def score_with_spark(job: ScoreJob, master: str | None = None) -> ScoreSummary:
         model_dir = local_pyfunc_model(job.bundle_dir, Path(staging) / "pyfunc")
         ready = time.perf_counter() - started  # Spark session up, model directory written
         result_type = ", ".join(["label STRING", *(f"score_{label} DOUBLE" for label in labels),
-                                 "action STRING", "model_version STRING"])  # fmt: skip
+                                 "action STRING", "model_version STRING", "lang STRING", "lang_confidence DOUBLE",
+                                 "reason STRING"])  # fmt: skip
         predict = mlflow.pyfunc.spark_udf(
             spark, str(model_dir), result_type=result_type, env_manager="local",
             model_config={"intra_op_threads": job.ort_threads or 1},
@@ -167,7 +168,8 @@ def write_output(scored, job: ScoreJob, labels: list[str]) -> None:
     writer_target = job.output_uri
     if job.output_format == "jsonl":
         scores = F.struct(*(F.col(f"score_{label}").alias(label) for label in labels)).alias("scores")
-        scored.select("id", "label", scores, "action", "model_version").write.json(writer_target)
+        columns = ["action", "model_version", "lang", "lang_confidence", "reason"]
+        scored.select("id", "label", scores, *columns).write.json(writer_target)
     elif job.output_format == "csv":
         scored.write.option("header", True).csv(writer_target)
     else:

@@ -5,8 +5,9 @@ This file is an MLflow "model from code": MLflow copies it into the model direct
 withyou/pyfunc.py writes the model directory; training registers every version with it (training/tracking.py).
 
 predict(df) takes a DataFrame with `text` and, optionally, `parent_text` (null or blank = no parent) and returns
-one row per input row, in order: `label`, `score_<label>` for each label in the bundle, `action`, `model_version` —
-the same Classifier, calibration, thresholds and policy as the HTTP server.
+one row per input row, in order: `label`, `score_<label>` for each label in the bundle, `action`, `model_version`,
+`lang`, `lang_confidence`, `reason` — `Classifier.predict`, so the same calibration, thresholds, language rule and
+policy as the HTTP server.
 
 One Classifier (one onnxruntime session) per process and bundle: Spark's local mode reloads a pyfunc model for
 every task, and each reload would otherwise open a fresh session.
@@ -45,21 +46,23 @@ class WithYouPyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         if "text" not in model_input.columns:
             raise ValueError(f"the input needs a 'text' column; it has {list(model_input.columns)}")
+        from withyou.bundle import Item
+
         texts = [str(text) for text in model_input["text"]]
         if "parent_text" in model_input.columns:
             parents = [p if isinstance(p, str) and p.strip() else None for p in model_input["parent_text"]]
         else:
             parents = [None] * len(texts)
         classifier = self.classifier
-        probs = classifier.predict_proba(texts, parents)
-        harassing = probs[:, classifier.harassing_index]
-        from withyou.policy import decide_action
-
-        out = {"label": [classifier.labels[i] for i in probs.argmax(axis=1)]}
-        for column, label in enumerate(classifier.labels):
-            out[f"score_{label}"] = probs[:, column].astype(float)
-        out["action"] = [decide_action(float(p), classifier.thresholds) for p in harassing]
-        out["model_version"] = [classifier.model_version] * len(texts)
+        predictions = classifier.predict([Item(text=t, parent_text=p) for t, p in zip(texts, parents)])
+        out: dict[str, list] = {"label": [p.label for p in predictions]}
+        for label in classifier.labels:
+            out[f"score_{label}"] = [p.scores[label] for p in predictions]
+        out["action"] = [p.action for p in predictions]
+        out["model_version"] = [classifier.model_version] * len(predictions)
+        out["lang"] = [p.lang for p in predictions]
+        out["lang_confidence"] = [p.lang_confidence for p in predictions]
+        out["reason"] = [p.reason for p in predictions]
         return pd.DataFrame(out, index=model_input.index)
 
 

@@ -35,14 +35,16 @@ PYFUNC_FILES = ("MLmodel", "pyfunc.py", "code", "requirements.txt", "python_env.
 
 
 def pyfunc_signature(labels: list[str]):
-    """Input text + optional parent_text; output label, one score column per label, action, model_version."""
+    """Input text + optional parent_text; output label, one score column per label, action, model_version and the
+    language fields of withyou.bundle.Prediction (lang, lang_confidence, reason)."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
     inputs = Schema([ColSpec("string", "text"), ColSpec("string", "parent_text", required=False)])
     outputs = Schema(
         [ColSpec("string", "label"), *(ColSpec("double", f"score_{label}") for label in labels),
-         ColSpec("string", "action"), ColSpec("string", "model_version")]
+         ColSpec("string", "action"), ColSpec("string", "model_version"), ColSpec("string", "lang", required=False),
+         ColSpec("double", "lang_confidence"), ColSpec("string", "reason", required=False)]
     )  # fmt: skip
     return ModelSignature(inputs=inputs, outputs=outputs)
 

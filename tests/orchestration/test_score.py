@@ -56,7 +56,8 @@ def test_jsonl_results_match_the_classifier_and_the_http_shape(fp32_bundle, tmp_
     expected = Classifier.from_bundle(fp32_bundle).predict([Item(**row) for row in rows])
     assert [r["id"] for r in out] == [row["id"] for row in rows]
     assert [(r["label"], r["action"]) for r in out] == [(p.label, p.action) for p in expected]
-    assert set(out[0]) == {"id", "label", "scores", "action", "model_version"}
+    assert list(out[0]) == ["id", "label", "scores", "action", "model_version", "lang", "lang_confidence", "reason"]
+    assert [(r["lang"], r["reason"]) for r in out] == [(p.lang, p.reason) for p in expected]
     for row, prediction in zip(out, expected):
         assert row["scores"] == pytest.approx(prediction.scores, abs=1e-5)
     summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
@@ -113,7 +114,8 @@ def test_csv_in_parquet_out_with_configured_column_names(tiny_bundle, tmp_path):
 
     table = pq.read_table(tmp_path / "out.parquet")
     labels = Classifier.from_bundle(tiny_bundle).labels
-    assert table.column_names == ["id", "label", *(f"score_{label}" for label in labels), "action", "model_version"]
+    assert table.column_names == ["id", "label", *(f"score_{label}" for label in labels), "action", "model_version",
+                                  "lang", "lang_confidence", "reason"]  # fmt: skip
     assert table.column("id").to_pylist() == ["c1", "c2"]
     assert read_jsonl(tmp_path / "out.parquet.rejects.jsonl") == [{"row": 3, "id": "c3", "reason": "missing body"}]
 
@@ -125,7 +127,7 @@ def test_parquet_in_csv_out_flattens_scores(tiny_bundle, tmp_path):
     assert result.exit_code == 0, result.output
 
     lines = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("id,label,score_") and lines[0].endswith(",action,model_version")
+    assert lines[0].startswith("id,label,score_") and lines[0].endswith(",action,model_version,lang,lang_confidence,reason")
     assert [line.split(",")[0] for line in lines[1:]] == [row["id"] for row in rows]
 
 
