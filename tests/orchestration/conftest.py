@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from withyou.integrity import record_checksums
+
 
 @pytest.fixture(scope="session")
 def fp32_bundle(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     bundle = tmp_path_factory.mktemp("fp32_bundle") / "bundle"
     shutil.copytree(tiny_bundle, bundle)
     shutil.copyfile(bundle / "model.fp32.onnx", bundle / "model.onnx")
+    record_checksums(bundle)  # the swapped graph is this bundle's model.onnx now (withyou/integrity.py)
     return bundle
