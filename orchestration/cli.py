@@ -19,7 +19,10 @@ app = typer.Typer(
 
 @app.callback()
 def main() -> None:
-    """Keeps `withyou <command>` a command group even while only one stage has registered a command."""
+    """Applies the one logging policy (withyou/logs.py: no post text in any log) to every command."""
+    from withyou.logs import configure_logging
+
+    configure_logging()
 
 
 def _register_stages() -> None:

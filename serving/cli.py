@@ -1,8 +1,19 @@
-"""CLI commands of the serving stage (registered into the `withyou` app by orchestration/cli.py)."""
+"""CLI commands of the serving stage (registered into the `withyou` app by orchestration/cli.py).
+
+`withyou serve` fails fast: it loads the bundle and scores one post in a throw-away process before any server
+starts, so a corrupt bundle is a non-zero exit within seconds with the loader's message naming the file. It then
+runs `bentoml serve` as its child and stays as a thin supervisor: a worker that still cannot start (a review sink
+that fails, say) stops the server (serving/service.py: stop_server_on_failure), and `withyou serve` exits 3 with
+the worker's reason instead of BentoML restarting the worker forever.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -11,6 +22,8 @@ from typing import Optional
 import typer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+EXIT_BAD_CONFIG = 2
+EXIT_WORKER_FAILED = 3
 
 
 def register(app: typer.Typer) -> None:
@@ -34,8 +47,10 @@ def serve(
     max_items: Optional[int] = typer.Option(None, help="items per request (default 256)"),
     max_text_chars: Optional[int] = typer.Option(None, help="characters per text (default 5000)"),
     max_body_bytes: Optional[int] = typer.Option(None, help="request body cap (default 16 MiB)"),
-    max_batch_size: Optional[int] = typer.Option(None, help="items per adaptive batch (default 64)"),
-    max_latency_ms: Optional[int] = typer.Option(None, help="adaptive batching latency budget (default 30000)"),
+    max_batch_size: Optional[int] = typer.Option(None, help="items per model call (default 16)"),
+    max_queued_items: Optional[int] = typer.Option(
+        None, help="items admitted per worker before 429 + Retry-After (default 640)"
+    ),
     review_sink: Optional[str] = typer.Option(None, help="'module:factory' building the review sink (default none)"),
 ) -> None:
     """Serve the classifier over HTTP (BentoML): POST /classify, /healthz, /readyz, /metrics, /docs.json."""
@@ -44,30 +59,77 @@ def serve(
     from serving.config import ServingSettings
     from withyou.bundle import BundleError
     from withyou.registry import resolve_bundle
+    from withyou.logs import configure_logging
 
     flags = dict(
         bundle=bundle, host=host, port=port, workers=workers, ort_threads=ort_threads,
         review_threshold=review_threshold, hide_threshold=hide_threshold, max_items=max_items,
         max_text_chars=max_text_chars, max_body_bytes=max_body_bytes, max_batch_size=max_batch_size,
-        max_latency_ms=max_latency_ms, review_sink=review_sink,
+        max_queued_items=max_queued_items, review_sink=review_sink,
     )  # fmt: skip
     overrides = {name: value for name, value in flags.items() if value is not None}
     if api_key_file is not None:
         overrides["api_key"] = read_api_key(api_key_file)
     try:
         settings = ServingSettings(**overrides)
+        configure_logging(settings.log_level)
         bundle_dir = resolve_bundle(settings.bundle)
     except (ValidationError, BundleError, ValueError, LookupError) as exc:
-        typer.secho(f"cannot serve: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        fail(f"cannot serve: {exc}", EXIT_BAD_CONFIG)
+    problem = bundle_problem(str(bundle_dir))
+    if problem:
+        fail(f"cannot serve: bundle {bundle_dir} does not load: {problem}", EXIT_BAD_CONFIG)
     settings = settings.model_copy(update={"bundle": str(bundle_dir)})
+    summary = settings.safe_summary()
+    typer.echo(f"serving {bundle_dir} on http://{settings.host}:{settings.port} (api key {summary['api_key']})")
+    raise typer.Exit(supervise(settings))
+
+
+def fail(message: str, code: int) -> None:
+    typer.secho(message, fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def load_and_score(bundle_dir: str) -> str | None:
+    """Load the bundle and score one post; the loader's message on failure (run in a throw-away process)."""
+    from withyou.bundle import Classifier, Item
+
+    try:
+        Classifier.from_bundle(bundle_dir, intra_op_threads=1).predict([Item(text="bundle check")])
+    except Exception as exc:  # any loader failure is a refusal to serve, reported with its message
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def bundle_problem(bundle_dir: str) -> str | None:
+    """`load_and_score` in a fresh process, so the supervisor does not keep a model copy in memory."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        try:
+            return pool.submit(load_and_score, bundle_dir).result()
+        except concurrent.futures.process.BrokenProcessPool:
+            return "the process loading it crashed (a corrupt model.onnx?)"
+
+
+def supervise(settings) -> int:
+    """Run `bentoml serve` as a child, pass SIGTERM/SIGINT on to it, and return the exit code for the shell."""
     command = [
         sys.executable, "-m", "bentoml", "serve", "serving.service:WithYou",
         "--host", settings.host, "--port", str(settings.port), "--working-dir", str(REPO_ROOT),
     ]  # fmt: skip
-    summary = settings.safe_summary()
-    typer.echo(f"serving {bundle_dir} on http://{settings.host}:{settings.port} (api key {summary['api_key']})")
-    os.execve(sys.executable, command, {**os.environ, **settings.to_env(), **bentoml_home(settings.port)})
+    with tempfile.TemporaryDirectory(prefix="withyou-serve-") as directory:
+        failure_file = Path(directory) / "startup-failure"
+        env = {**os.environ, **settings.to_env(), **bentoml_home(settings.port)}
+        env["WITHYOU_STARTUP_FAILURE_FILE"] = str(failure_file)
+        child = subprocess.Popen(command, env=env)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: child.send_signal(signal.SIGTERM))
+        code = child.wait()
+        if failure_file.exists():
+            reason = failure_file.read_text(encoding="utf-8").strip()
+            typer.secho(f"cannot serve: a worker failed to start: {reason}", fg="red", err=True)
+            return EXIT_WORKER_FAILED
+    return code if code >= 0 else 128 - code
 
 
 def bentoml_home(port: int) -> dict[str, str]:

@@ -14,6 +14,7 @@ Limits and why they are what they are:
     max_explain_items 16 items per request with `"explain": true`: an explanation costs one model run per word the
                      model reads (≤ ~130, about 40× a plain answer, benchmarks/bench_explain.py), so a request may
                      ask for few
+    max_queued_items 640 items admitted per worker and not yet answered (admission control, serving/scheduler.py)
 """
 
 from __future__ import annotations
@@ -61,10 +62,16 @@ class ServingSettings(BaseSettings):
 
     workers: int = Field(1, ge=1, description="BentoML worker processes, each with its own model copy")
     ort_threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads per worker (default: cores / workers)")
-    max_batch_size: int = Field(64, ge=2, description="most items the adaptive batcher hands the model at once")
-    max_latency_ms: int = Field(
-        30_000, ge=10, description="batcher's latency budget; a request it cannot serve within it gets a 503"
+    max_batch_size: int = Field(
+        16, ge=1, description="most items per model call; a small request waits for at most one such call"
     )
+    max_queued_items: int = Field(
+        640,
+        ge=1,
+        description="items admitted and not yet answered per worker; a request past it gets 429 + Retry-After "
+        "(default: two maximum-size requests plus 128 items of room for small ones)",
+    )
+    body_idle_timeout_s: float = Field(5.0, gt=0, description="a request body that stops arriving this long gets 408")
     request_timeout_s: float = Field(60.0, gt=0)
 
     log_level: str = Field("INFO", pattern="(?i)^(debug|info|warning|error)$")

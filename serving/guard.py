@@ -1,25 +1,33 @@
 """ASGI middleware in front of POST /classify: the checks BentoML does not make, and JSON errors for all of them.
 
 BentoML sets no request-size limit and would answer some bad requests with plain text or a bare pydantic dump.
-This guard, in order: method (405), API key when one is configured (401), content type (415), declared
-Content-Length and then the streamed size (413, the body is never buffered past the cap), UTF-8 (400); a
-top-level `"explain": true|false` is moved onto every item (`spread_explain`). It then
-rewrites BentoML's 400 validation response so that `error` says which field broke which rule. It also counts
-every /classify request, its latency and its errors (serving/metrics.py).
+This guard, in order: method (405), API key when one is configured (401), content type and encoding (415: JSON,
+uncompressed), declared Content-Length and then the streamed size (413, the body is never buffered past the
+cap), a body that stops arriving (408 after `body_idle_timeout_s`), UTF-8 (400), top-level fields other than
+`items` (400; a top-level `"explain": true|false` is first moved onto every item, `spread_explain`), then
+admission control (429 with Retry-After, serving/scheduler.py). It rewrites BentoML's 400
+validation response so that `error` says which field broke which rule, counts every /classify request, its
+latency and its errors (serving/metrics.py), and logs each rejection as one line: status, reason, request id.
 
-Every error body is `{"error": "<what is wrong>", ...}` with a 4xx status.
+Every error body is `{"error": "<what is wrong>", ...}` with a 4xx status. Every response carries
+`X-Request-ID` (the client's, when it sent a plain one, else a fresh one), which is also in the log line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import math
+import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from serving.metrics import serving_metrics
+from serving.scheduler import Admission, Overloaded
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,16 +36,32 @@ Send = Callable[[Message], Awaitable[None]]
 
 logger = logging.getLogger("withyou.serving")
 MAX_LISTED_PROBLEMS = 5
+TOP_LEVEL_FIELDS = {"items"}  # after spread_explain has moved a top-level "explain" onto the items
+EXPLAIN_COST = 40  # model runs per explained item, about (serving/config.py: max_explain_items)
+PLAIN_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 
 
 class Rejection(Exception):
-    def __init__(self, status: int, reason: str, message: str, headers: tuple[tuple[bytes, bytes], ...] = ()):
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+        extra: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.status, self.reason, self.message, self.headers = status, reason, message, headers
+        self.extra = extra or {}
 
 
 class ClientGone(Exception):
     """The client disconnected before sending its whole body."""
+
+
+def request_id_of(headers: dict[bytes, bytes]) -> str:
+    offered = headers.get(b"x-request-id", b"")
+    return offered.decode("ascii") if PLAIN_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex[:16]
 
 
 def json_body(payload: dict[str, Any]) -> bytes:
@@ -57,31 +81,46 @@ def describe_validation(detail: list[dict[str, Any]]) -> str:
 
 
 class RequestGuard:
-    def __init__(self, app: Callable[..., Awaitable[None]], *, path: str, api_key: str | None, max_body_bytes: int):
+    def __init__(
+        self,
+        app: Callable[..., Awaitable[None]],
+        *,
+        path: str,
+        api_key: str | None,
+        max_body_bytes: int,
+        body_idle_timeout_s: float,
+        admission: Admission,
+    ):
         self.app = app
         self.path = path
         self.api_key = api_key.encode("utf-8") if api_key else None
         self.max_body_bytes = max_body_bytes
+        self.body_idle_timeout_s = body_idle_timeout_s
+        self.admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].rstrip("/") != self.path:
             await self.app(scope, receive, send)
             return
-        response = ResponseWatcher(send)
+        request_id = request_id_of(dict(scope["headers"]))
+        response = ResponseWatcher(send, request_id)
+        admitted = 0
         try:
             self.check_headers(scope)
             body = await self.read_body(receive)
-            self.check_encoding(body)
             body = spread_explain(body)
+            admitted = self.admit(self.count_items(body))
         except Rejection as rejection:
             response.status, response.reason = rejection.status, rejection.reason
             response.finish()
-            await send_json(send, rejection.status, json_body({"error": rejection.message}), rejection.headers)
+            headers = (*rejection.headers, (b"x-request-id", request_id.encode()))
+            await send_json(send, rejection.status, json_body({"error": rejection.message, **rejection.extra}), headers)
         except ClientGone:
             response.status, response.reason = 499, "client_disconnected"
         else:
             await self.app(scope, replay(body, receive), response.send)
         finally:
+            self.admission.release(admitted)
             response.finish()
 
     def check_headers(self, scope: Scope) -> None:
@@ -98,6 +137,14 @@ class RequestGuard:
         media_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
         if media_type != b"application/json" and not media_type.endswith(b"+json"):
             raise Rejection(415, "content_type", f"Content-Type must be application/json, got {media_type.decode('latin-1')}")
+        encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+        if encoding not in (b"", b"identity"):
+            raise Rejection(
+                415,
+                "content_encoding",
+                f"Content-Encoding {encoding.decode('latin-1')} is not supported: send the JSON body uncompressed",
+                ((b"accept-encoding", b"identity"),),
+            )
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -116,10 +163,18 @@ class RequestGuard:
         return Rejection(413, "too_large", f"request body is larger than the {self.max_body_bytes}-byte limit")
 
     async def read_body(self, receive: Receive) -> bytes:
-        """The whole body, refusing it as soon as the streamed bytes pass the cap (chunked uploads included)."""
+        """The whole body, refusing it as soon as the streamed bytes pass the cap (chunked uploads included), or
+        when no byte has arrived for `body_idle_timeout_s` (a client that declared more than it sends)."""
         chunks, size = [], 0
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_idle_timeout_s)
+            except asyncio.TimeoutError:
+                raise Rejection(
+                    408,
+                    "body_timeout",
+                    f"request body incomplete: {size} bytes received, then nothing for {self.body_idle_timeout_s:g} s",
+                ) from None
             if message["type"] == "http.disconnect":
                 raise ClientGone()
             chunk = message.get("body", b"")
@@ -128,7 +183,9 @@ class RequestGuard:
                 raise self.too_large()
             chunks.append(chunk)
             if not message.get("more_body", False):
-                return b"".join(chunks)
+                body = b"".join(chunks)
+                self.check_encoding(body)
+                return body
 
     @staticmethod
     def check_encoding(body: bytes) -> None:
@@ -136,6 +193,42 @@ class RequestGuard:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise Rejection(400, "encoding", f"request body is not valid UTF-8 (bad byte at offset {exc.start})") from None
+
+    @staticmethod
+    def count_items(body: bytes) -> int:
+        """The request's work in items, for admission (an item to explain counts EXPLAIN_COST); refuses unknown
+        top-level fields. Malformed JSON counts 0 and is left to the schema check, which names the problem."""
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return 0
+        if not isinstance(payload, dict):
+            return 0
+        unknown = sorted(set(payload) - TOP_LEVEL_FIELDS)
+        if unknown:
+            names = ", ".join(json.dumps(name, ensure_ascii=False)[:40] for name in unknown[:MAX_LISTED_PROBLEMS])
+            raise Rejection(400, "validation", f'invalid request: unknown top-level field(s) {names}; send {{"items": [...]}}')
+        items = payload.get("items")
+        if not isinstance(items, list):
+            return 0
+        explained = sum(1 for item in items if isinstance(item, dict) and item.get("explain") is True)
+        return len(items) + (EXPLAIN_COST - 1) * explained
+
+    def admit(self, items: int) -> int:
+        try:
+            self.admission.admit(items)
+        except Overloaded as busy:
+            raise Rejection(
+                429,
+                "overloaded",
+                f"the server is busy ({busy.queued_items} items queued); retry after {busy.retry_after_ms} ms",
+                (
+                    (b"retry-after", str(math.ceil(busy.retry_after_ms / 1000)).encode()),
+                    (b"retry-after-ms", str(busy.retry_after_ms).encode()),
+                ),
+                {"retry_after_ms": busy.retry_after_ms},
+            ) from None
+        return items
 
 
 def spread_explain(body: bytes) -> bytes:
@@ -188,8 +281,9 @@ class ResponseWatcher:
     """Wraps send(): notes the status, rewrites BentoML's 400 validation body into a readable one, and records
     the request's metrics just before its last byte goes out (so a client that scrapes /metrics next sees it)."""
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, request_id: str) -> None:
         self._send = send
+        self.request_id = request_id
         self._started = time.perf_counter()
         self._recorded = False
         self.status: int | None = None
@@ -200,6 +294,7 @@ class ResponseWatcher:
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
+            message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", self.request_id.encode())]}
             if self.status == 400:
                 self._held_start = message
                 return
@@ -244,4 +339,4 @@ class ResponseWatcher:
             reason = self.reason or {503: "overloaded"}.get(status, "internal" if status >= 500 else "client")
             metrics.errors.labels(reason=reason).inc()
             log = logger.error if status >= 500 else logger.info
-            log("/classify answered %d (%s) in %.1f ms", status, reason, seconds * 1000)
+            log("/classify answered %d (%s) in %.1f ms, request %s", status, reason, seconds * 1000, self.request_id)

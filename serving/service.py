@@ -1,25 +1,29 @@
 """The WithYou BentoML service: POST /classify on a model bundle, with onnxruntime and tokenizers only.
 
-Run it with `withyou serve` (serving/cli.py), which resolves the settings and starts
+Run it with `withyou serve` (serving/cli.py), which checks the bundle loads, resolves the settings and starts
 `bentoml serve serving.service:WithYou`; settings reach each worker as WITHYOU_* variables (serving/config.py).
 
-- The bundle loads once per worker in `__init__`, is warmed up, and only then does /readyz answer 200.
-- /classify is an adaptive-batched API: BentoML's dispatcher concatenates the `items` of concurrent requests,
-  calls `classify` once on the lot (in slices of at most `max_batch_size`) and hands each request its own slice
-  of results. `max_latency_ms` is set far above the slowest batch we expect, because the dispatcher answers 503
-  to any request it predicts will miss that budget (README: "Throughput").
+- The bundle loads once per worker in `__init__`, is warmed up, and only then does /readyz answer 200. A worker
+  that cannot start stops the whole server (`stop_server_on_failure`) instead of being restarted forever.
+- /classify: the guard (serving/guard.py) checks the request and admits it against `max_queued_items`
+  (429 + Retry-After past it); the scheduler (serving/scheduler.py) runs the model on one thread, at most
+  `max_batch_size` items per call, smallest request first, so small requests never wait behind giant ones.
 - Items whose action is in `review_actions` go to the review hook (serving/hooks.py), off the request path.
 - /review is the reviewer API and UI (serving/review/), on when WITHYOU_REVIEW_REVIEWERS_FILE is set.
-- Logs carry item ids, labels, actions and timings — never post text.
+- Logs carry escaped item ids, labels, actions and timings — never post text (withyou/logs.py).
 
 Nothing here imports torch or transformers (tests/serving/test_no_torch.py checks the running server).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import bentoml
 
@@ -27,14 +31,20 @@ from serving.config import get_settings
 from serving.guard import RequestGuard
 from serving.hooks import ReviewCandidate, ReviewQueue, load_sink, now_utc
 from serving.metrics import serving_metrics
+from serving.openapi import OpenAPIDocs
 from serving.review.app import review_app
+from serving.scheduler import Admission, Scheduler
 from serving.schemas import ClassifyItem, ClassifyItems, ClassifyResult
 from withyou.bundle import Classifier, Item
 from withyou.explain import explain
+from withyou.logs import configure_logging, escape
 from withyou.registry import resolve_bundle
 
 logger = logging.getLogger("withyou.serving")
 settings = get_settings()
+configure_logging(settings.log_level)
+admission = Admission(settings.max_queued_items, max_wait_ms=settings.request_timeout_s * 1000 / 2)
+STARTUP_FAILURE_FILE = "WITHYOU_STARTUP_FAILURE_FILE"  # set by `withyou serve` (serving/cli.py)
 LOGGED_IDS = 20
 
 WARM_UP_ITEMS = [
@@ -43,17 +53,20 @@ WARM_UP_ITEMS = [
 ]
 
 
-def configure_logging(level: str) -> None:
-    """Let our INFO lines through: BentoML's worker logging config leaves unknown loggers at WARNING or disabled."""
-    for name in ("withyou", "withyou.serving", "withyou.serving.review"):
-        logging.getLogger(name).disabled = False
-    logging.getLogger("withyou").setLevel(level.upper())
+def stop_server_on_failure(exc: BaseException) -> None:
+    """Log why this worker cannot start, leave the reason for `withyou serve`, and stop the BentoML arbiter (our
+    parent): a bundle that fails to load will fail again, so restarting the worker would only loop."""
+    message = f"{type(exc).__name__}: {exc}"
+    logger.critical("worker cannot start, stopping the server: %s", message)
+    failure_file = os.environ.get(STARTUP_FAILURE_FILE)
+    if failure_file:
+        Path(failure_file).write_text(escape(message) + "\n", encoding="utf-8")
+    os.kill(os.getppid(), signal.SIGTERM)
 
 
 @bentoml.service(
     name="withyou",
     workers=settings.workers,
-    threads=1,
     traffic={"timeout": settings.request_timeout_s},
 )
 @bentoml.asgi_app(review_app(served_bundle=settings.bundle), path="/review")  # reviewers use the served labels
@@ -62,6 +75,14 @@ class WithYou:
 
     def __init__(self) -> None:
         self.ready = False
+        try:
+            self.start()
+        except Exception as exc:
+            stop_server_on_failure(exc)
+            raise
+        self.ready = True
+
+    def start(self) -> None:
         configure_logging(settings.log_level)
         started = time.perf_counter()
         bundle_path = resolve_bundle(settings.bundle)
@@ -79,7 +100,12 @@ class WithYou:
         )
         for _ in range(3):
             self.classifier.predict(WARM_UP_ITEMS)
-        self.ready = True
+        self.scheduler = Scheduler(
+            lambda items: self.classifier.predict(items, self.thresholds),
+            settings.max_batch_size,
+            self.observe_batch,
+            overdue_s=settings.request_timeout_s / 6,
+        )
         logger.info(
             "loaded model %s from %s in %.1f s: %d onnxruntime threads, thresholds review=%.3f hide=%.3f (%s), "
             "review hook %s, settings %s",
@@ -94,17 +120,15 @@ class WithYou:
             settings.safe_summary(),
         )
 
+    def observe_batch(self, items: int, seconds: float) -> None:
+        self.metrics.batch_size.observe(items)
+        admission.observe(items, seconds)
+
     def __is_ready__(self) -> bool:
         return self.ready
 
-    @bentoml.api(
-        route="/classify",
-        batchable=True,
-        batch_dim=0,
-        max_batch_size=settings.max_batch_size,
-        max_latency_ms=settings.max_latency_ms,
-    )
-    def classify(self, items: ClassifyItems) -> list[ClassifyResult]:
+    @bentoml.api(route="/classify")
+    async def classify(self, items: ClassifyItems) -> list[ClassifyResult]:
         """Classify up to 256 posts (each optionally with the post it replies to); results come back in order.
 
         Each result has the item's `id`, the most probable `label`, calibrated `scores` for all four labels, the
@@ -112,14 +136,13 @@ class WithYou:
         `reason` when the language is one the model was not trained on (then it is never hidden, only reviewed),
         and, for items sent with `"explain": true`, an `explanation` (spans over the text and parent). Texts longer
         than 2,000 characters are read as their first 1,500 and last 500 characters.
+        A busy server answers 429 with `Retry-After` (seconds) and `Retry-After-Ms` (milliseconds).
         """
-        if not items:  # the batcher can hand us only empty requests
-            return []
         started = time.perf_counter()
-        predictions = self.classifier.predict(
-            [Item(text=i.text, parent_text=i.parent_text, id=i.id) for i in items], self.thresholds
+        predictions = await self.scheduler.submit(
+            [Item(text=i.text, parent_text=i.parent_text, id=i.id) for i in items]
         )
-        explanations = self.explanations(items)
+        explanations = await asyncio.to_thread(self.explanations, items) if any(i.explain for i in items) else {}
         results = [
             ClassifyResult(
                 id=p.id,
@@ -134,7 +157,6 @@ class WithYou:
             )
             for index, p in enumerate(predictions)
         ]
-        self.metrics.batch_size.observe(len(items))
         for result in results:
             self.metrics.items.labels(label=result.label, action=result.action).inc()
             supported = "no" if result.reason else "yes"
@@ -144,7 +166,7 @@ class WithYou:
             "classified %d items in %.1f ms: %s",
             len(results),
             (time.perf_counter() - started) * 1000,
-            ", ".join(f"{r.id}={r.label}/{r.action}" for r in results[:LOGGED_IDS])
+            ", ".join(f"{escape(str(r.id))}={r.label}/{r.action}" for r in results[:LOGGED_IDS])
             + (" …" if len(results) > LOGGED_IDS else ""),
         )
         return results
@@ -179,7 +201,8 @@ class WithYou:
 
     @bentoml.on_shutdown
     def close_review_queue(self) -> None:
-        self.review.close()
+        if hasattr(self, "review"):  # absent when start() failed
+            self.review.close()
 
 
 WithYou.add_asgi_middleware(
@@ -187,4 +210,7 @@ WithYou.add_asgi_middleware(
     path="/classify",
     api_key=settings.api_key.get_secret_value() if settings.api_key else None,
     max_body_bytes=settings.max_body_bytes,
+    body_idle_timeout_s=settings.body_idle_timeout_s,
+    admission=admission,
 )
+WithYou.add_asgi_middleware(OpenAPIDocs)  # /docs.json true to what the guard answers

@@ -33,6 +33,7 @@ from serving.review import api, ui
 from serving.review.config import ReviewSettings, get_review_settings, label_set
 from serving.review.security import Reviewers, ReviewerAuth, SecurityHeaders, UnexpectedErrors, wants_json
 from serving.review.store import ReviewError, ReviewStore
+from withyou.logs import configure_logging
 
 logger = logging.getLogger("withyou.serving.review")
 MOUNT_PATH = "/review"
@@ -44,6 +45,7 @@ def review_app(settings: ReviewSettings | None = None, served_bundle: str | None
 
     `served_bundle` is the bundle the classifier serves (serving/service.py): its labels are the reviewers'.
     """
+    configure_logging()  # the one logging policy (withyou/logs.py): no post text, ids escaped
     settings = settings or get_review_settings()
     if settings.reviewers_file is None:
         return SecurityHeaders(disabled_app())

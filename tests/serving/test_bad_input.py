@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
+import time
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,7 +37,8 @@ def assert_rejected(response: httpx.Response, status: int, *phrases: str) -> Non
         ("number as id", {"items": [{"id": 7, "text": "hello"}]}, ["items.0.id", "valid string"]),
         ("items not a list", {"items": "hello"}, ["items", "valid array"]),
         ("item not an object", {"items": ["hello"]}, ["items.0"]),
-        ("missing items", {"posts": []}, ["items", "Field required"]),
+        ("missing items", {"posts": []}, ["unknown top-level field", "posts", "items"]),
+        ("no fields", {}, ["items", "Field required"]),
         ("missing text", {"items": [{"id": "x"}]}, ["items.0.text", "Field required"]),
         ("misspelt field", {"items": [{"text": "hi", "parent": "x"}]}, ["items.0.parent", "Extra inputs"]),
         ("too many items", {"items": [{"text": "hi"}] * 257}, ["items", "at most 256 items"]),
@@ -126,3 +129,37 @@ def test_server_still_healthy_after_bad_input(server):
 
     assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
     assert server.classify([{"text": "still here"}]).status_code == 200
+
+
+def test_unknown_top_level_field_is_a_400_naming_it(server):
+    response = post_raw(server, json.dumps({"items": [{"text": "hi"}], "extra": 1}).encode())
+
+    assert_rejected(response, 400, "unknown top-level field", "extra")
+
+
+def test_compressed_body_is_a_415(server):
+    body = gzip.compress(json.dumps({"items": [{"text": "hi"}]}).encode())
+
+    assert_rejected(post_raw(server, body, {**JSON, "content-encoding": "gzip"}), 415, "Content-Encoding gzip")
+
+
+def test_incomplete_body_is_a_408_within_seconds_not_a_5xx(server):
+    """Content-Length promises 1,000 bytes, 40 arrive: the server answers 408 after the body timeout (5 s)."""
+    url = urlsplit(server.url)
+    request = (
+        f"POST /classify HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: 1000\r\n\r\n" + '{"items": [{"text": "only forty bytes"}'
+    ).encode()
+    started = time.monotonic()
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(request)
+        reply = sock.recv(65536).decode("utf-8", "replace")
+
+    assert reply.startswith("HTTP/1.1 408"), reply
+    assert "request body incomplete" in reply
+    assert time.monotonic() - started < 15
+
+
+def test_every_answer_carries_a_request_id(server):
+    assert len(server.classify([{"text": "hello"}]).headers["x-request-id"]) >= 8
+    assert post_raw(server, b"{", {**JSON, "x-request-id": "client-id-1"}).headers["x-request-id"] == "client-id-1"

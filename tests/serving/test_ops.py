@@ -96,3 +96,26 @@ def test_startup_log_reports_thread_count_and_no_api_key(server):
 
     assert re.search(r"loaded model tiny-test .* \d+ onnxruntime threads", log)
     assert "'api_key': 'off'" in log
+
+
+def test_a_forged_id_cannot_forge_a_log_line(server):
+    forged = "x\n2026-11-29T00:00:00+0000 [INFO] [cli] FORGED"
+    assert server.classify([{"id": forged, "text": "hi"}, {"id": "bell\x07\x1b[2J\x00", "text": "hi"}]).status_code == 200
+    time.sleep(0.5)
+
+    log = server.log_text()
+    assert not any(line.startswith("2026-11-29T00:00:00+0000") for line in log.splitlines())
+    assert "x\\n2026-11-29T00:00:00+0000 [INFO] [cli] FORGED" in log
+    assert "\x07" not in log and "\x1b" not in log and "\x00" not in log
+
+
+def test_openapi_spec_is_true_to_the_answers(server):
+    spec = httpx.get(f"{server.url}/docs.json", timeout=10).json()
+    operation = spec["paths"]["/classify"]["post"]
+    schemas = spec["components"]["schemas"]
+
+    assert schemas["InvalidArgument"]["properties"]["detail"]["type"] == "array"
+    assert schemas["ClassifyItem"]["properties"]["text"]["minLength"] == 1
+    assert operation["requestBody"]["content"]["application/json"]["schema"]["additionalProperties"] is False
+    assert {"405", "408", "413", "415", "429"} <= set(operation["responses"])
+    assert set(operation["responses"]["429"]["headers"]) == {"Retry-After", "Retry-After-Ms"}
