@@ -233,7 +233,7 @@ class RequestGuard:
 
 def spread_explain(body: bytes) -> bytes:
     """A top-level `"explain": true` asks for every item to be explained. BentoML's batched API takes the item list
-    alone (the batcher mixes the items of concurrent requests), so the flag travels on each item that does not set
+    alone (its signature is `items`), so the flag travels on each item that does not set
     its own. Bodies without the key pass untouched; unparsable ones are left for BentoML to answer 400."""
     if b'"explain"' not in body:
         return body

@@ -7,7 +7,7 @@ each worker during start-up, and a client imported before that would count in a 
     withyou_request_duration_seconds               /classify latency, middleware to last byte
     withyou_errors_total{reason}                   rejected or failed /classify requests, by reason
     withyou_items_total{label,action}              classified items
-    withyou_model_batch_size                       items per model call made by the adaptive batcher
+    withyou_model_batch_size                       items per model call made by the scheduler
     withyou_review_candidates_total{outcome}       review hook: queued / delivered / dropped / failed
     withyou_items_by_language_total{lang,supported} classified items by detected language (ISO 639-1, "und" when
                                                    none) and whether the model was trained on it

@@ -63,6 +63,10 @@ def true_spec(spec: dict[str, Any]) -> dict[str, Any]:
     body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
     if body is not None:
         body["additionalProperties"] = False
+        body.setdefault("properties", {})["explain"] = {
+            "type": "boolean",
+            "description": "explain every item that does not set its own `explain` (serving/guard.py)",
+        }
         operation["requestBody"]["required"] = True
     responses = operation.get("responses")
     if responses is not None:
