@@ -232,7 +232,7 @@ class RequestGuard:
 
 
 def spread_explain(body: bytes) -> bytes:
-    """A top-level `"explain": true` asks for every item to be explained. BentoML's batched API takes the item list
+    """A top-level `"explain": true` asks for every item to be explained. The BentoML API takes the item list
     alone (its signature is `items`), so the flag travels on each item that does not set
     its own. Bodies without the key pass untouched; unparsable ones are left for BentoML to answer 400."""
     if b'"explain"' not in body:
