@@ -200,7 +200,7 @@ class RequestGuard:
         top-level fields. Malformed JSON counts 0 and is left to the schema check, which names the problem."""
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return 0
         if not isinstance(payload, dict):
             return 0
@@ -239,14 +239,15 @@ def spread_explain(body: bytes) -> bytes:
         return body
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         return body
     if not isinstance(payload, dict) or "explain" not in payload:
         return body
     explain = payload.pop("explain")
     if not isinstance(explain, bool):
         raise Rejection(400, "validation", "invalid request: explain: must be true or false")
-    for item in payload.get("items") or []:
+    items = payload.get("items")
+    for item in items if isinstance(items, list) else []:
         if isinstance(item, dict):
             item.setdefault("explain", explain)
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")

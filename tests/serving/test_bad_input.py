@@ -36,6 +36,7 @@ def assert_rejected(response: httpx.Response, status: int, *phrases: str) -> Non
         ("null text", {"items": [{"text": None}]}, ["items.0.text", "valid string"]),
         ("number as id", {"items": [{"id": 7, "text": "hello"}]}, ["items.0.id", "valid string"]),
         ("items not a list", {"items": "hello"}, ["items", "valid array"]),
+        ("items not a list, explain set", {"items": True, "explain": False}, ["items", "valid array"]),
         ("item not an object", {"items": ["hello"]}, ["items.0"]),
         ("missing items", {"posts": []}, ["unknown top-level field", "posts", "items"]),
         ("no fields", {}, ["items", "Field required"]),
@@ -59,6 +60,11 @@ def test_validation_error_keeps_the_detail_list(server):
 
 def test_malformed_json_is_a_400(server):
     assert_rejected(post_raw(server, b'{"items": [{"text": "hi"'), 400, "Invalid JSON")
+
+
+def test_deeply_nested_json_is_a_400(server):
+    depth = 100_000
+    assert post_raw(server, b"[" * depth + b"]" * depth).status_code == 400
 
 
 def test_empty_body_is_a_400_asking_for_items(server):
