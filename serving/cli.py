@@ -91,11 +91,12 @@ def fail(message: str, code: int) -> None:
 
 
 def load_and_score(bundle_dir: str) -> str | None:
-    """Load the bundle and score one post; the loader's message on failure (run in a throw-away process)."""
-    from withyou.bundle import Classifier, Item
+    """Verify the bundle (checksums, schema, a probe run: withyou.bundle.verify_bundle); the loader's message on
+    failure (run in a throw-away process)."""
+    from withyou.bundle import verify_bundle
 
     try:
-        Classifier.from_bundle(bundle_dir, intra_op_threads=1).predict([Item(text="bundle check")])
+        verify_bundle(bundle_dir)
     except Exception as exc:  # any loader failure is a refusal to serve, reported with its message
         return f"{type(exc).__name__}: {exc}"
     return None

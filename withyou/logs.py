@@ -25,7 +25,7 @@ from typing import Any
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 SAFE_MESSAGES = (OSError, ImportError)  # messages name files and modules
-SAFE_MESSAGE_NAMES = {"withyou.bundle.BundleError"}  # by name: the core must not import the bundle reader here
+SAFE_MESSAGE_NAMES = {"BundleError"}  # withyou's, by name: logging must not import the bundle reader
 WITHHELD = "(message withheld: it may quote request data)"
 
 
@@ -40,7 +40,7 @@ def qualified_name(exc_type: type) -> str:
 
 
 def safe_message(exc: BaseException) -> str:
-    names = {qualified_name(cls) for cls in type(exc).__mro__}
+    names = {cls.__name__ for cls in type(exc).__mro__ if cls.__module__.startswith("withyou.")}
     if isinstance(exc, SAFE_MESSAGES) or names & SAFE_MESSAGE_NAMES:
         return escape(str(exc))
     return WITHHELD

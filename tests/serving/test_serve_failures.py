@@ -1,6 +1,6 @@
 """`withyou serve` on a bundle that cannot serve exits non-zero within seconds, saying why — no restart loop,
-no port left listening (issue 13, defect 5). Today's loader refuses each corruption below; the bundle's own
-checks (checksums, label order, thresholds schema) are tested with the loader in tests/withyou/.
+no port left listening (issue 13, defect 5). The loader (withyou/integrity.py) refuses each corruption below
+and names the file; its own checks (checksums, label order, thresholds schema) are tested in tests/withyou/.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from serving.process import free_port
 from tests.serving.conftest import withyou_command
 
 EXIT_WITHIN_S = 20
-NAMES_FILE_LATER = pytest.mark.xfail(reason="the loader's message names the file once issue 13's bundle checks land")
 
 
 def truncate(path: Path) -> None:
@@ -37,7 +36,6 @@ CORRUPTIONS = {
     "garbage tokenizer": ("tokenizer.json", lambda path: path.write_text("garbage", encoding="utf-8")),
     "text temperature": ("calibration.json", lambda path: path.write_text('{"temperature": "abc"}', encoding="utf-8")),
 }
-NAMED_TODAY = {"truncated model", "empty model", "garbage thresholds"}
 
 
 def serve(bundle: Path, *args: str, timeout_s: float = 60) -> tuple[int, str, float, int]:
@@ -56,9 +54,7 @@ def port_is_closed(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(case, marks=() if case in NAMED_TODAY else NAMES_FILE_LATER) for case in CORRUPTIONS]
-)
+@pytest.mark.parametrize("case", CORRUPTIONS)
 def test_a_corrupt_bundle_stops_serve_within_seconds_naming_the_file(tiny_bundle, tmp_path, case):
     bundle = tmp_path / "bundle"
     shutil.copytree(tiny_bundle, bundle)
