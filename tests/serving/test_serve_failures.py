@@ -33,6 +33,11 @@ CORRUPTIONS = {
         "thresholds.json",
         lambda path: path.write_text(json.dumps({"review": 0.95, "hide": 0.2}), encoding="utf-8"),
     ),
+    "empty thresholds": ("thresholds.json", lambda path: path.write_text("{}", encoding="utf-8")),
+    "reordered labels": (
+        "labels.json",
+        lambda path: path.write_text(json.dumps(["disclosure", "supportive", "neutral", "harassing"]), encoding="utf-8"),
+    ),
     "garbage tokenizer": ("tokenizer.json", lambda path: path.write_text("garbage", encoding="utf-8")),
     "text temperature": ("calibration.json", lambda path: path.write_text('{"temperature": "abc"}', encoding="utf-8")),
 }
