@@ -21,6 +21,10 @@ from typing import Optional
 
 import typer
 
+from serving.config import ServingSettings
+
+S = {name: field.default for name, field in ServingSettings.model_fields.items()}
+"""The defaults every option shows: declared once, in serving/config.py (ServingSettings)."""
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXIT_BAD_CONFIG = 2
 EXIT_WORKER_FAILED = 3
@@ -33,25 +37,25 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     bundle: Optional[str] = typer.Option(
-        None, help="bundle directory or registry ref (env WITHYOU_BUNDLE; default models:/withyou@champion)"
+        None, help=f"bundle reference (withyou/registry.py; env WITHYOU_BUNDLE) [{S['bundle']}]"
     ),
-    host: Optional[str] = typer.Option(None, help="address to listen on (default 127.0.0.1)"),
-    port: Optional[int] = typer.Option(None, help="port (default 3000)"),
-    workers: Optional[int] = typer.Option(None, help="worker processes, one model copy each (default 1)"),
-    ort_threads: Optional[int] = typer.Option(None, help="onnxruntime threads per worker (default cores/workers)"),
+    host: Optional[str] = typer.Option(None, help=f"address to listen on [{S['host']}]"),
+    port: Optional[int] = typer.Option(None, help=f"port [{S['port']}]"),
+    workers: Optional[int] = typer.Option(None, help=f"worker processes, one model copy each [{S['workers']}]"),
+    ort_threads: Optional[int] = typer.Option(None, help=f"onnxruntime threads per worker; cores / workers if unset [{S['ort_threads']}]"),
     review_threshold: Optional[float] = typer.Option(None, help="override the bundle's review threshold"),
     hide_threshold: Optional[float] = typer.Option(None, help="override the bundle's hide threshold"),
     api_key_file: Optional[Path] = typer.Option(
         None, help="file holding the API key /classify requires (or env WITHYOU_API_KEY; default: no auth)"
     ),
-    max_items: Optional[int] = typer.Option(None, help="items per request (default 256)"),
-    max_text_chars: Optional[int] = typer.Option(None, help="characters per text (default 5000)"),
-    max_body_bytes: Optional[int] = typer.Option(None, help="request body cap (default 16 MiB)"),
-    max_batch_size: Optional[int] = typer.Option(None, help="items per model call (default 16)"),
+    max_items: Optional[int] = typer.Option(None, help=f"items per request [{S['max_items']}]"),
+    max_text_chars: Optional[int] = typer.Option(None, help=f"characters per text [{S['max_text_chars']}]"),
+    max_body_bytes: Optional[int] = typer.Option(None, help=f"request body cap in bytes [{S['max_body_bytes']}]"),
+    max_batch_size: Optional[int] = typer.Option(None, help=f"items per model call [{S['max_batch_size']}]"),
     max_queued_items: Optional[int] = typer.Option(
-        None, help="items admitted per worker before 429 + Retry-After (default 640)"
+        None, help=f"items admitted per worker before 429 + Retry-After [{S['max_queued_items']}]"
     ),
-    review_sink: Optional[str] = typer.Option(None, help="'module:factory' building the review sink (default none)"),
+    review_sink: Optional[str] = typer.Option(None, help=f"'module:factory' building the review sink [{S['review_sink']}]"),
 ) -> None:
     """Serve the classifier over HTTP (BentoML): POST /classify, /healthz, /readyz, /metrics, /docs.json."""
     from pydantic import ValidationError

@@ -129,9 +129,10 @@ class WithYou:
 
     @bentoml.api(route="/classify")
     async def classify(self, items: ClassifyItems) -> list[ClassifyResult]:
-        """Classify up to 256 posts (each optionally with the post it replies to); results come back in order.
+        """Classify a batch of posts (at most `max_items`, serving/config.py), each optionally with the post it
+        replies to; results come back in order.
 
-        Each result has the item's `id`, the most probable `label`, calibrated `scores` for all four labels, the
+        Each result has the item's `id`, the most probable `label`, calibrated `scores` for every label of the bundle, the
         `action` (allow / review / hide), the `model_version`, the detected `lang` and `lang_confidence`, a
         `reason` when the language is one the model was not trained on (then it is never hidden, only reviewed),
         and, for items sent with `"explain": true`, an `explanation` (spans over the text and parent). Texts longer

@@ -12,6 +12,7 @@ import typer
 
 from evaluation.config import EvaluationConfig
 from orchestration.cli import app
+from serving.config import ServingSettings
 from training.config import BuildConfig, TrainConfig
 
 SHOWN_DEFAULT = re.compile(r"\[([^\]]+)\]\s*$")
@@ -25,12 +26,30 @@ def command(*path: str) -> click.Command:
     return group
 
 
+class Defaults:
+    """A pydantic settings class's field defaults, read like a dataclass instance's attributes."""
+
+    def __init__(self, settings_class) -> None:
+        self.names = set(settings_class.model_fields)
+        for name, field in settings_class.model_fields.items():
+            setattr(self, name, field.default)
+
+
+def field_names(config) -> set[str]:
+    return config.names if isinstance(config, Defaults) else {f.name for f in fields(config)}
+
+
 def options_and_fields(cmd: click.Command, config) -> list[tuple[click.Parameter, str]]:
-    names = {f.name for f in fields(config)}
+    names = field_names(config)
     return [(p, RENAMED.get(p.name, p.name)) for p in cmd.params if RENAMED.get(p.name, p.name) in names]
 
 
-CASES = [(("train",), TrainConfig()), (("data", "build"), BuildConfig()), (("evaluate",), EvaluationConfig())]
+CASES = [
+    (("train",), TrainConfig()),
+    (("data", "build"), BuildConfig()),
+    (("evaluate",), EvaluationConfig()),
+    (("serve",), Defaults(ServingSettings)),
+]
 
 
 @pytest.mark.parametrize("path,config", CASES, ids=lambda c: " ".join(c) if isinstance(c, tuple) else "")
