@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration import score_io
+from withyou.language import language_counts
 
 DEFAULT_CHUNK_ROWS = 1024
 
@@ -60,6 +61,8 @@ class ScoreSummary:
     load_seconds: float = 0.0
     labels: Counter = field(default_factory=Counter)
     actions: Counter = field(default_factory=Counter)
+    languages: Counter = field(default_factory=Counter)
+    """Scored posts by detected language (withyou.language.language_counts; "und" when a post has no letters)."""
     reject_reasons: Counter = field(default_factory=Counter)
 
     @property
@@ -70,7 +73,7 @@ class ScoreSummary:
 
     def as_dict(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        for key in ("labels", "actions", "reject_reasons"):
+        for key in ("labels", "actions", "languages", "reject_reasons"):
             out[key] = dict(sorted(out[key].items()))
         out["texts_per_s"] = round(self.texts_per_s, 1)
         out["seconds"] = round(self.seconds, 2)
@@ -225,3 +228,4 @@ class ScoreJob:
         summary.scored += len(results)
         summary.labels.update(r["label"] for r in results)
         summary.actions.update(r["action"] for r in results)
+        summary.languages.update(language_counts([r["lang"] for r in results]))

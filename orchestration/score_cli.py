@@ -85,5 +85,6 @@ def score(
         f"skipped {summary.skipped_already_done} already done"
     )
     typer.echo(f"labels {dict(sorted(summary.labels.items()))}; actions {dict(sorted(summary.actions.items()))}")
+    typer.echo(f"languages {dict(summary.languages.most_common())}")
     if summary.reject_reasons:
         typer.echo(f"reject reasons {dict(sorted(summary.reject_reasons.items()))}")

@@ -153,10 +153,11 @@ def score_with_spark(job: ScoreJob, master: str | None = None) -> ScoreSummary:
                 summary.rejected += 1
                 summary.reject_reasons[reason_kind(row["reason"])] += 1
         frame.unpersist()
-    counted = read_back(spark, job).groupBy("label", "action").count().collect()
+    counted = read_back(spark, job).groupBy("label", "action", "lang").count().collect()
     for row in counted:
         summary.labels[row["label"]] += row["count"]
         summary.actions[row["action"]] += row["count"]
+        summary.languages[row["lang"] or "und"] += row["count"]
         summary.scored += row["count"]
     summary.seconds = time.perf_counter() - started
     return summary

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from orchestration.cli import app
 from withyou.bundle import Classifier, Item
+from withyou.language import language_counts
 
 SECRET = "a sentence that must never leave the input file"
 
@@ -63,6 +64,8 @@ def test_jsonl_results_match_the_classifier_and_the_http_shape(fp32_bundle, tmp_
     summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
     assert summary["scored"] == 40 and summary["rejected"] == 0 and summary["model_version"] == "tiny-test"
     assert sum(summary["labels"].values()) == 40 and sum(summary["actions"].values()) == 40
+    assert summary["languages"] == language_counts([p.lang for p in expected])  # counts by language (issue 14)
+    assert "languages {" in result.output
     assert "scored 40 texts" in result.output and "texts/s" in result.output
 
 

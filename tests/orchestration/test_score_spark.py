@@ -74,3 +74,4 @@ def test_spark_rejects_bad_rows_with_the_local_engines_reasons(spark_run):
     ], key=str)  # fmt: skip
     summary = json.loads(Path(f"{spark_run['output']}.summary.json").read_text())
     assert summary["engine"] == "spark" and summary["scored"] == len(ROWS) and summary["rejected"] == 5
+    assert sum(summary["languages"].values()) == len(ROWS)
