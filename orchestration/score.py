@@ -219,11 +219,7 @@ class ScoreJob:
         if not accepted:
             return
         predictions = classifier.predict(accepted, thresholds)
-        results = [
-            {"id": p.id, "label": p.label, "scores": p.scores, "action": p.action, "model_version": summary.model_version,
-             "lang": p.lang, "lang_confidence": p.lang_confidence, "reason": p.reason}
-            for p in predictions
-        ]
+        results = [p.as_result(summary.model_version) for p in predictions]
         writer.write(results)
         summary.scored += len(results)
         summary.labels.update(r["label"] for r in results)

@@ -55,15 +55,14 @@ class WithYouPyfunc(mlflow.pyfunc.PythonModel):
             parents = [None] * len(texts)
         classifier = self.classifier
         predictions = classifier.predict([Item(text=t, parent_text=p) for t, p in zip(texts, parents)])
-        out: dict[str, list] = {"label": [p.label for p in predictions]}
-        for label in classifier.labels:
-            out[f"score_{label}"] = [p.scores[label] for p in predictions]
-        out["action"] = [p.action for p in predictions]
-        out["model_version"] = [classifier.model_version] * len(predictions)
-        out["lang"] = [p.lang for p in predictions]
-        out["lang_confidence"] = [p.lang_confidence for p in predictions]
-        out["reason"] = [p.reason for p in predictions]
-        return pd.DataFrame(out, index=model_input.index)
+        rows = []
+        for prediction in predictions:  # the HTTP answer (Prediction.as_result) with its scores as columns
+            answer = prediction.as_result(classifier.model_version)
+            del answer["id"]
+            label_scores = answer.pop("scores")
+            scores = {f"score_{label}": label_scores[label] for label in classifier.labels}
+            rows.append({"label": answer.pop("label"), **scores, **answer})
+        return pd.DataFrame(rows, index=model_input.index)
 
 
 mlflow.models.set_model(WithYouPyfunc())

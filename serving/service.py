@@ -145,17 +145,7 @@ class WithYou:
         )
         explanations = await asyncio.to_thread(self.explanations, items) if any(i.explain for i in items) else {}
         results = [
-            ClassifyResult(
-                id=p.id,
-                label=p.label,
-                scores=p.scores,
-                action=p.action,
-                model_version=self.model_version,
-                lang=p.lang,
-                lang_confidence=p.lang_confidence,
-                reason=p.reason,
-                explanation=explanations.get(index),
-            )
+            ClassifyResult(**p.as_result(self.model_version), explanation=explanations.get(index))
             for index, p in enumerate(predictions)
         ]
         for result in results:

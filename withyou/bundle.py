@@ -76,6 +76,13 @@ class Prediction:
     reason: str | None = None
     """Why the action is not the plain threshold one, e.g. withyou.language.UNSUPPORTED_REASON."""
 
+    def as_result(self, model_version: str) -> dict[str, Any]:
+        """The answer for one post as every output writes it — HTTP (serving/schemas.py ClassifyResult), `withyou
+        score` and the MLflow pyfunc flavour — so a new answer field is added here (and in ClassifyResult)."""
+        return {"id": self.id, "label": self.label, "scores": self.scores, "action": self.action,
+                "model_version": model_version, "lang": self.lang, "lang_confidence": self.lang_confidence,
+                "reason": self.reason}  # fmt: skip
+
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     scaled = logits.astype(np.float64) / temperature
