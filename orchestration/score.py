@@ -12,11 +12,11 @@ Output (format from the name, or --output-format), one result per accepted row, 
 Bad rows never stop the run: each goes to the rejects file (default OUTPUT.rejects.jsonl) as {"row", "id",
 "reason"} — the row number and id, never the text. Reasons: not a record (malformed JSON, not UTF-8), missing
 or wrong-typed id, duplicate id, missing, wrong-typed, empty or over-long text, wrong-typed or over-long parent.
-A summary (counts per label, action and reject reason, model version, time) is printed and written to
+A summary (counts per label, action, language and reject reason, model version, time) is printed and written to
 OUTPUT.summary.json.
 
-Memory stays flat in the input's size: rows are read, scored and written a chunk at a time. What grows is the
-set of ids seen (duplicate detection and --resume): tens of bytes per row. `--resume` appends to an existing
+Memory stays flat in the input's size: rows are read, scored and written a chunk at a time, and the ids seen
+(duplicate detection and --resume) live in a temporary SQLite file (score_io.IdSet). `--resume` appends to an existing
 output, skipping rows already rejected and, for each id already there, its first good row (the one that was
 scored; a later row with that id is still a duplicate); a crash mid-write leaves at most a partial last line,
 which is cut off first.
@@ -157,7 +157,7 @@ class ScoreJob:
             )
         summary = ScoreSummary(model_version=classifier.model_version, load_seconds=time.perf_counter() - started)
         done, skip_rows = self.prepare_outputs()
-        seen: set[str] = set()
+        seen = score_io.IdSet()
         writer = score_io.ResultWriter(self.output, self.output_format, classifier.labels)
         total = score_io.parquet_row_count(self.input) if self.input_format == "parquet" else None
         bar = tqdm(total=self.limit or total, unit=" texts", unit_scale=True, disable=not self.progress, file=sys.stderr)
@@ -177,10 +177,12 @@ class ScoreJob:
         finally:
             writer.close()
             bar.close()
+            done.close()
+            seen.close()
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def prepare_outputs(self) -> tuple[set[str], set[int]]:
+    def prepare_outputs(self) -> tuple[score_io.IdSet, set[int]]:
         """Ids already scored and rows already rejected (--resume), after cutting any partial last line."""
         if self.output_format == "parquet":
             exists = self.output.is_dir() and any(self.output.iterdir())
@@ -190,10 +192,10 @@ class ScoreJob:
             if exists:
                 raise FileExistsError(f"{self.output} exists; pass --resume to continue it, or choose another output")
             self.rejects.unlink(missing_ok=True)
-            return set(), set()
+            return score_io.IdSet(), set()
         return score_io.done_ids(self.output, self.output_format), score_io.done_rejects(self.rejects)
 
-    def sort_chunk(self, chunk, done: set[str], seen: set[str], skip_rows: set[int], summary: ScoreSummary):
+    def sort_chunk(self, chunk, done: score_io.IdSet, seen: score_io.IdSet, skip_rows: set[int], summary: ScoreSummary):
         """Split a chunk into items to score and rejects; skip what a previous run (--resume) already wrote."""
         accepted, refused = [], []
         for row, value in chunk:

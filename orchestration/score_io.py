@@ -17,7 +17,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -190,27 +190,56 @@ def cut_partial_line(path: Path) -> int:
     return size - end
 
 
-def done_ids(path: Path, fmt: str) -> set[str]:
+class IdSet:
+    """A set of ids kept on disk (SQLite in a temporary file), so the ids a run has seen — one per input row, for
+    duplicates and --resume — never grow the process's memory with the input's size."""
+
+    def __init__(self) -> None:
+        import sqlite3
+        import tempfile
+
+        self._dir = tempfile.TemporaryDirectory(prefix="withyou-score-ids-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "ids.db", isolation_level=None)
+        self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; CREATE TABLE ids (id TEXT PRIMARY KEY)")
+
+    def __contains__(self, item_id: object) -> bool:
+        if item_id is None:
+            return False
+        return self._db.execute("SELECT 1 FROM ids WHERE id = ?", (item_id,)).fetchone() is not None
+
+    def add(self, item_id: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO ids VALUES (?)", (item_id,))
+
+    def update(self, item_ids: Iterable[str]) -> None:
+        self._db.executemany("INSERT OR IGNORE INTO ids VALUES (?)", ((i,) for i in item_ids))
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
+def done_ids(path: Path, fmt: str) -> IdSet:
     """Ids already in an output (after cutting a partial last line; dropping unfinished Parquet parts)."""
-    path = Path(path)
+    path, ids = Path(path), IdSet()
     if fmt == "parquet":
         if not path.is_dir():
-            return set()
+            return ids
         for unfinished in path.glob("*.parquet.tmp"):
             unfinished.unlink()
         import pyarrow.parquet as pq
 
-        ids: set[str] = set()
         for part in sorted(path.glob("part-*.parquet")):
             ids.update(pq.read_table(part, columns=["id"]).column("id").to_pylist())
         return ids
     if not path.is_file():
-        return set()
+        return ids
     cut_partial_line(path)
     with open(path, encoding="utf-8", newline="") as handle:
         if fmt == "csv":
-            return {row["id"] for row in csv.DictReader(handle)}
-        return {json.loads(line)["id"] for line in handle if line.strip()}
+            ids.update(row["id"] for row in csv.DictReader(handle))
+        else:
+            ids.update(json.loads(line)["id"] for line in handle if line.strip())
+    return ids
 
 
 def done_rejects(path: Path) -> set[int]:

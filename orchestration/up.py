@@ -5,7 +5,8 @@
                            the champion when one exists (--retrain) → promote only if there was none or it passed
     3. serve               `withyou serve --bundle models:/withyou@champion`
 
-Serving replaces this process (exec), so torch loaded by training does not stay in the server's memory.
+The server runs in its own processes (`withyou serve` starts `bentoml serve` as a child and supervises it), so torch
+loaded by training is not in the workers' memory.
 """
 
 from __future__ import annotations
