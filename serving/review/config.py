@@ -27,7 +27,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from withyou import paths
-from withyou.bundle import BundleError, read_json
+from withyou.bundle import BundleError
 from withyou.labels import LABELS
 
 ENV_PREFIX = "WITHYOU_REVIEW_"
@@ -69,18 +69,20 @@ def get_review_settings() -> ReviewSettings:
 def label_set(bundle: str | None) -> tuple[str, ...]:
     """The labels reviewers choose from: the bundle's labels.json in logit order, or withyou.labels.LABELS.
 
-    Reads only labels.json (no onnxruntime session). Raises BundleError naming the file when it is not a list of
-    two or more distinct label names (LABEL_NAME) without "escalate", the reviewers' own decision.
+    Reads labels.json and metadata.json only (no onnxruntime session), with the core's checks (withyou.integrity
+    read_labels: two or more distinct names, in the order the model was trained with). Raises BundleError naming
+    the file, also when a name is not a LABEL_NAME or is "escalate", the reviewers' own decision.
     """
     if not bundle:
         return LABELS
+    from withyou.integrity import read_labels, read_metadata
     from withyou.registry import resolve_bundle
 
-    path = resolve_bundle(bundle) / "labels.json"
-    labels = read_json(path)
-    valid = isinstance(labels, list) and all(isinstance(name, str) and LABEL_NAME.match(name) for name in labels)
-    if not valid or len(labels) < 2 or len(set(labels)) != len(labels) or "escalate" in labels:
+    bundle_dir = resolve_bundle(bundle)
+    labels = read_labels(bundle_dir, read_metadata(bundle_dir))
+    if not all(LABEL_NAME.match(name) for name in labels) or "escalate" in labels:
         raise BundleError(
-            f"{path} must list two or more distinct label names (lower-case letters, digits, _; not 'escalate')"
+            f"{bundle_dir / 'labels.json'} must list two or more distinct label names "
+            "(lower-case letters, digits, _; not 'escalate')"
         )
     return tuple(labels)
