@@ -1,6 +1,6 @@
-"""Serving benchmark: WithYou (the bundle's ONNX graph + adaptive batching) against a plain transformers pipeline in torch,
-same model, same load, same machine, on loopback. Bounded: each scenario stops after --seconds or --max-requests,
-whichever comes first, and the servers are stopped at the end.
+"""Serving benchmark: WithYou (the bundle's ONNX graph behind its smallest-first scheduler, serving/scheduler.py)
+against a plain transformers pipeline in torch, same model, same load, same machine, on loopback. Bounded: each
+scenario stops after --seconds or --max-requests, whichever comes first, and the servers are stopped at the end.
 
     .venv/bin/python benchmarks/bench_serving.py --bundle artifacts/models/<version>/bundle [--seconds 10]
 
