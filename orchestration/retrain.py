@@ -14,6 +14,7 @@ Module level imports nothing heavy; torch and mlflow load inside the steps.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -24,10 +25,12 @@ import typer
 
 from orchestration.lifecycle import (
     BAD_INPUT,
+    FAST_PARITY_MIN_INT8_AGREEMENT,
     LifecycleConfig,
     champion_exists,
     run_lifecycle,
 )
+from training.config import TrainConfig
 from withyou import paths
 from withyou.registry import CHAMPION
 
@@ -38,26 +41,13 @@ class RetrainError(RuntimeError):
 
 @dataclass
 class RetrainConfig:
-    fast: bool = False
+    lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
+    """Preset, build, gate and promotion options (orchestration/lifecycle.py); the retrain adds the review export
+    to its extras and always rebuilds."""
     export: bool = True
     """Export the review queue first; off: use `review_export` as it is."""
     review_export: Path | None = None
     """The review snapshot to merge [artifacts/review/exports/reviewed.jsonl]."""
-    extra: list[Path] = field(default_factory=list)
-    dataset_dir: Path | None = None
-    """Where the merged dataset is built [artifacts/dataset]."""
-    data_dir: Path | None = None
-    include_public: bool = True
-    seed: int | None = None
-    """Build seed [training/build.py default]."""
-    champion: str = CHAMPION
-    tolerance: float | None = None
-    """Gate slack [evaluation's default]."""
-    promote: bool = True
-    max_steps: int | None = None
-    learning_rate: float | None = None
-    parity_min_int8_agreement: float | None = None
-    """None: training's 99.5 %, or FAST_PARITY_MIN_INT8_AGREEMENT with --fast (orchestration/lifecycle.py)."""
 
 
 @dataclass
@@ -90,15 +80,11 @@ def export_reviews(config: RetrainConfig, echo: Callable[[str], None]) -> tuple[
 
 def lifecycle_config(config: RetrainConfig, review_export: Path, review_rows: int) -> LifecycleConfig:
     """The lifecycle run of a retrain: rebuild with the review export as an extra, gate against the champion."""
-    overrides: dict[str, Any] = {"tags": {"trigger": "retrain", "review_rows": str(review_rows)}}
-    for name in ("max_steps", "learning_rate", "parity_min_int8_agreement"):
-        if getattr(config, name) is not None:
-            overrides[name] = getattr(config, name)
-    return LifecycleConfig(
-        fast=config.fast, dataset_dir=config.dataset_dir, rebuild=True, data_dir=config.data_dir,
-        include_public=config.include_public, seed=config.seed, extra=[review_export, *config.extra],
-        champion=config.champion, tolerance=config.tolerance, promote=config.promote, train_overrides=overrides,
-    )  # fmt: skip
+    base = config.lifecycle
+    tags = {**base.train_overrides.get("tags", {}), "trigger": "retrain", "review_rows": str(review_rows)}
+    return dataclasses.replace(
+        base, rebuild=True, extra=[review_export, *base.extra], train_overrides={**base.train_overrides, "tags": tags}
+    )
 
 
 def tag_run(run_id: str | None, tags: dict[str, Any]) -> None:
@@ -112,9 +98,9 @@ def tag_run(run_id: str | None, tags: dict[str, Any]) -> None:
 
 
 def run_retrain(config: RetrainConfig, echo: Callable[[str], None] = print) -> RetrainOutcome:
-    if not champion_exists(config.champion):
+    if not champion_exists(config.lifecycle.champion):
         raise RetrainError(
-            f"no {config.champion!r} model to gate against: train one and promote it first "
+            f"no {config.lifecycle.champion!r} model to gate against: train one and promote it first "
             "(`withyou up`, or `withyou train`, `withyou evaluate`, `withyou promote VERSION`)"
         )
     review_export, review_rows = export_reviews(config, echo)
@@ -160,7 +146,7 @@ def retrain(
     max_steps: Annotated[Optional[int], typer.Option(min=1, help="Cap on optimizer steps [preset]")] = None,
     learning_rate: Annotated[Optional[float], typer.Option("--lr", "--learning-rate", help="[preset]")] = None,
     parity_min_int8_agreement: Annotated[
-        Optional[float], typer.Option(min=0.0, max=1.0, help="Export parity floor [0.995; 0.75 with --fast]")
+        Optional[float], typer.Option(min=0.0, max=1.0, help=f"int8 rule's agreement bar [{TrainConfig.parity_min_int8_agreement}; {FAST_PARITY_MIN_INT8_AGREEMENT} with --fast]")
     ] = None,
     db: Annotated[Optional[str], typer.Option("--db", help="Review DB: SQLAlchemy URL or SQLite path [env WITHYOU_REVIEW_DB]")] = None,
 ) -> None:
@@ -175,12 +161,18 @@ def retrain(
 
     if db:
         os.environ["WITHYOU_REVIEW_DB"] = db
-    config = RetrainConfig(
-        fast=fast, export=not no_export, review_export=review_export, extra=list(extra or []), dataset_dir=dataset,
-        data_dir=data_dir, include_public=not no_public, seed=seed, champion=champion, tolerance=tolerance,
-        promote=not no_promote, max_steps=max_steps, learning_rate=learning_rate,
-        parity_min_int8_agreement=parity_min_int8_agreement,
+    train_overrides = {
+        name: value
+        for name, value in (("max_steps", max_steps), ("learning_rate", learning_rate),
+                            ("parity_min_int8_agreement", parity_min_int8_agreement))
+        if value is not None
+    }  # fmt: skip
+    lifecycle = LifecycleConfig(
+        fast=fast, dataset_dir=dataset, data_dir=data_dir, include_public=not no_public, seed=seed,
+        extra=list(extra or []), champion=champion, tolerance=tolerance, promote=not no_promote,
+        train_overrides=train_overrides,
     )  # fmt: skip
+    config = RetrainConfig(lifecycle=lifecycle, export=not no_export, review_export=review_export)
     try:
         outcome = run_retrain(config, echo=typer.echo)
     except (RetrainError, ConfigError, DatasetMissingError, DataError, ExportError, RegistryError) as exc:
