@@ -1,7 +1,8 @@
 """CLI commands of the serving stage (registered into the `withyou` app by orchestration/cli.py).
 
-`withyou serve` fails fast: it loads the bundle and scores one post in a throw-away process before any server
-starts, so a corrupt bundle is a non-zero exit within seconds with the loader's message naming the file. It then
+`withyou serve` fails fast: before any server starts it loads the bundle, scores one post and builds the
+reviewer app in a throw-away process, so a corrupt bundle or a bad reviewers file is a non-zero exit (2) within
+seconds with a message naming the file. It then
 runs `bentoml serve` as its child and stays as a thin supervisor: a worker that still cannot start (a review sink
 that fails, say) stops the server (serving/service.py: stop_server_on_failure), and `withyou serve` exits 3 with
 the worker's reason instead of BentoML restarting the worker forever.
@@ -80,10 +81,10 @@ def serve(
         bundle_dir = resolve_bundle(settings.bundle)
     except (ValidationError, BundleError, ValueError, LookupError) as exc:
         fail(f"cannot serve: {exc}", EXIT_BAD_CONFIG)
-    problem = bundle_problem(str(bundle_dir))
-    if problem:
-        fail(f"cannot serve: bundle {bundle_dir} does not load: {problem}", EXIT_BAD_CONFIG)
     settings = settings.model_copy(update={"bundle": str(bundle_dir)})
+    problem = preflight(str(bundle_dir), settings.to_env())
+    if problem:
+        fail(f"cannot serve: {problem}", EXIT_BAD_CONFIG)
     summary = settings.safe_summary()
     typer.echo(f"serving {bundle_dir} on http://{settings.host}:{settings.port} (api key {summary['api_key']})")
     raise typer.Exit(supervise(settings))
@@ -94,26 +95,33 @@ def fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def load_and_score(bundle_dir: str) -> str | None:
-    """Verify the bundle (checksums, schema, a probe run: withyou.bundle.verify_bundle); the loader's message on
-    failure (run in a throw-away process)."""
+def startup_problem(bundle_dir: str, env: dict[str, str]) -> str | None:
+    """What would stop a worker from starting, found before any server runs (in a throw-away process): the
+    bundle (checksums, schema, a probe run: withyou.bundle.verify_bundle), then the reviewer app the service
+    mounts at import (reviewers file, review store), with the settings the workers will see in `env`."""
+    from serving.review.app import review_app
     from withyou.bundle import verify_bundle
 
+    os.environ.update(env)
     try:
         verify_bundle(bundle_dir)
     except Exception as exc:  # any loader failure is a refusal to serve, reported with its message
-        return f"{type(exc).__name__}: {exc}"
+        return f"bundle {bundle_dir} does not load: {type(exc).__name__}: {exc}"
+    try:
+        review_app(served_bundle=bundle_dir)
+    except Exception as exc:  # a reviewer app that cannot be built would fail every worker's import
+        return f"the review app does not start: {type(exc).__name__}: {exc}"
     return None
 
 
-def bundle_problem(bundle_dir: str) -> str | None:
-    """`load_and_score` in a fresh process, so the supervisor does not keep a model copy in memory."""
+def preflight(bundle_dir: str, env: dict[str, str]) -> str | None:
+    """`startup_problem` in a fresh process, so the supervisor keeps no model copy in memory."""
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
         try:
-            return pool.submit(load_and_score, bundle_dir).result()
+            return pool.submit(startup_problem, bundle_dir, env).result()
         except concurrent.futures.process.BrokenProcessPool:
-            return "the process loading it crashed (a corrupt model.onnx?)"
+            return f"bundle {bundle_dir} does not load: the process loading it crashed (a corrupt model.onnx?)"
 
 
 def supervise(settings) -> int:

@@ -6,6 +6,7 @@ and names the file; its own checks (checksums, label order, thresholds schema) a
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -43,12 +44,12 @@ CORRUPTIONS = {
 }
 
 
-def serve(bundle: Path, *args: str, timeout_s: float = 60) -> tuple[int, str, float, int]:
+def serve(bundle: Path, *args: str, env: dict[str, str] | None = None, timeout_s: float = 60) -> tuple[int, str, float, int]:
     port = free_port()
     command = [*withyou_command(), "serve", "--bundle", str(bundle), "--port", str(port), *args]
     started = time.monotonic()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired as exc:  # still serving: the defect this file guards against
         pytest.fail(f"withyou serve still running after {timeout_s} s:\n{(exc.stdout or b'')[-2000:]!r}")
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started, port
@@ -83,3 +84,20 @@ def test_a_worker_that_cannot_start_stops_the_server(tiny_bundle):
     assert seconds < EXIT_WITHIN_S, f"{seconds:.1f} s"
     assert "a worker failed to start" in output and "no_such_factory" in output
     assert port_is_closed(port)
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"ana": "short"}'])
+def test_a_bad_reviewers_file_stops_serve_before_any_worker_naming_the_file(tiny_bundle, tmp_path, content):
+    """The service builds its reviewer app when BentoML imports it; a bad reviewers file used to fail that import
+    with a traceback (exit 1). The CLI's pre-flight now refuses it like a corrupt bundle: exit 2, one line."""
+    reviewers = tmp_path / "reviewers.json"
+    reviewers.write_text(content, encoding="utf-8")
+    env = {**os.environ, "WITHYOU_REVIEW_REVIEWERS_FILE": str(reviewers), "WITHYOU_REVIEW_SECRET": "s" * 40}
+    env["WITHYOU_REVIEW_DB"] = str(tmp_path / "review.db")
+
+    code, output, seconds, port = serve(tiny_bundle, env=env)
+
+    assert code == 2, output[-3000:]
+    assert seconds < EXIT_WITHIN_S, f"{seconds:.1f} s"
+    assert "cannot serve: the review app does not start" in output and str(reviewers) in output, output[-1500:]
+    assert "Traceback" not in output and port_is_closed(port)
