@@ -77,9 +77,21 @@ def load_eval_data(dataset_dir: Path | None) -> EvalData:
 
 
 class BundleScorer:
-    """A bundle's Classifier with outputs reordered to LABELS order, batched with a progress bar."""
+    """A bundle's Classifier with outputs reordered to LABELS order, batched with a progress bar.
+
+    The evaluation data, suites and benchmarks grade the label guide's labels (datasets/LABELS.md), so the bundle
+    must have exactly those, in any order. A bundle with another label set is refused rather than graded on a
+    subset: dropping a column would fit calibration and thresholds on a softmax the served model never computes.
+    """
 
     def __init__(self, classifier: Classifier, temperature: float = 1.0) -> None:
+        if sorted(classifier.labels) != sorted(LABELS):
+            extra = [label for label in classifier.labels if label not in LABELS]
+            missing = [label for label in LABELS if label not in classifier.labels]
+            raise EvaluationError(
+                f"the evaluation grades the labels of datasets/LABELS.md {list(LABELS)}; this bundle has "
+                f"{list(classifier.labels)} (extra {extra}, missing {missing}): grade it with data for its own labels"
+            )
         self.classifier = classifier
         self.columns = [classifier.labels.index(label) for label in LABELS]
         self.temperature = temperature
