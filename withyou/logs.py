@@ -10,8 +10,11 @@ logger's), so the policy holds for records from any library:
   message is replaced by its type name, unless the type only ever names files or modules (`SAFE_MESSAGES`).
 - BentoML's `Exception on <path>` for a request that failed validation is dropped: it is a client error, and
   the guard (serving/guard.py) has already logged it as one short line (status, reason, request id).
-- Control characters in a message or its arguments (newlines included) are escaped (`\\n`, `\\x1b`), so no
-  client-chosen field, such as an item id, can forge a log line or turn the log binary.
+- Invisible characters in a message or its arguments are escaped (`\\n`, `\\x1b`, `\\u202e`): control characters
+  (newlines included), line and paragraph separators, lone surrogates, and format characters (Unicode category Cf:
+  bidi overrides and isolates such as U+202E and U+2066, the Arabic letter mark U+061C, zero-width characters such
+  as U+200B). So no client-chosen field, such as an item id, can forge a log line, reorder what a reader sees, hide
+  text from a search, or turn the log binary.
 
 Our own code never passes post text to a logger; this filter is the net under what we do not control.
 """
@@ -19,19 +22,26 @@ Our own code never passes post text to a logger; this filter is the net under wh
 from __future__ import annotations
 
 import logging
-import re
 import traceback
+import unicodedata
 from typing import Any
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # Unicode categories escaped in logs (see the docstring)
 SAFE_MESSAGES = (OSError, ImportError)  # messages name files and modules
 SAFE_MESSAGE_NAMES = {"BundleError"}  # withyou's, by name: logging must not import the bundle reader
 WITHHELD = "(message withheld: it may quote request data)"
 
 
 def escape(text: str) -> str:
-    """`text` with every control character written as a visible escape (\\n, \\x1b, \\u2028)."""
-    return CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+    """`text` with every invisible character written as a visible escape (\\n, \\x1b, \\u202e, \\u200b)."""
+    if text.isprintable():  # str.isprintable is False for every category in INVISIBLE: the common case is free
+        return text
+    return "".join(
+        char.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if unicodedata.category(char) in INVISIBLE
+        else char
+        for char in text
+    )
 
 
 def qualified_name(exc_type: type) -> str:

@@ -90,4 +90,21 @@ def test_control_characters_cannot_forge_a_line(forged):
 
 def test_escape_leaves_ordinary_text_alone():
     assert escape("café – 日本") == "café – 日本"
+    assert escape("naïve עברית ☃ a\u00a0b") == "naïve עברית ☃ a\u00a0b"  # letters, symbols, spaces: readable
     assert escape("a\nb\tc") == "a\\nb\\tc"
+
+
+@pytest.mark.parametrize(
+    ("char", "written"),
+    [
+        ("\u202e", "\\u202e"),  # right-to-left override: reverses what follows on screen
+        ("\u2066", "\\u2066"),  # left-to-right isolate
+        ("\u061c", "\\u061c"),  # Arabic letter mark
+        ("\u200b", "\\u200b"),  # zero-width space: hides a match from grep
+        ("\ufeff", "\\ufeff"),  # zero-width no-break space (byte order mark)
+        ("\U000e0041", "\\U000e0041"),  # tag character
+    ],
+)
+def test_bidi_isolate_and_zero_width_characters_are_escaped(char, written):
+    assert escape(f"id{char}x") == f"id{written}x"
+    assert written in emit("withyou.serving", "classified %s", f"id{char}x")
