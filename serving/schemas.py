@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from serving.config import get_settings
 from withyou.explain import Explanation
 from withyou.labels import Action, Label
+from withyou.language import SERVED_PART_REASON, UNDETERMINED, UNSUPPORTED_REASON
 from withyou.records import ParentText, PostText
 
 _limits = get_settings()
@@ -60,10 +61,14 @@ class ClassifyResult(BaseModel):
     scores: dict[Label, float] = Field(description="calibrated probability of each of the four labels (sum to 1)")
     action: Action = Field(description="allow / review / hide, from P(harassing) and the serving thresholds")
     model_version: str
-    lang: str | None = Field(None, description="detected language of `text` (ISO 639-1); null when it has no letters")
+    lang: str = Field(
+        UNDETERMINED, description=f'detected language of `text`: an ISO 639-1 code, or "{UNDETERMINED}" when it has '
+        "no letters or its language has no ISO 639-1 code"
+    )
     lang_confidence: float = Field(0.0, description="the language detector's probability for `lang` (0–1)")
     reason: str | None = Field(
-        None, description='why the action differs from the thresholds\' one: "language not supported by this model"'
+        None, description=f'why the action differs from the thresholds\' one: "{UNSUPPORTED_REASON}" (never hidden), '
+        f'or "{SERVED_PART_REASON}"'
     )
     explanation: Explanation | None = Field(
         None, description="spans (code-point offsets into text / parent_text) when the item asked to be explained"

@@ -45,7 +45,14 @@ from withyou.encoding import (
 )
 from withyou.integrity import BUNDLE_FILES, BundleContents, BundleError, check_bundle_dir, read_bundle, read_json
 from withyou.labels import HARASSING, Action
-from withyou.language import UNSUPPORTED_REASON, bundle_languages, is_supported
+from withyou.language import (
+    SERVED_PART_REASON,
+    UNDETERMINED,
+    UNSUPPORTED_REASON,
+    bundle_languages,
+    is_supported,
+    served_text,
+)
 from withyou.language import detect as detect_language
 from withyou.policy import Thresholds, decide_action
 
@@ -71,10 +78,11 @@ class Prediction:
     label: str
     scores: dict[str, float]
     action: Action
-    lang: str | None = None
+    lang: str = UNDETERMINED
+    """ISO 639-1 code of the post's language, or "und" (withyou/language.py)."""
     lang_confidence: float = 0.0
     reason: str | None = None
-    """Why the action is not the plain threshold one, e.g. withyou.language.UNSUPPORTED_REASON."""
+    """Why the action is not the plain threshold one: withyou.language.UNSUPPORTED_REASON or SERVED_PART_REASON."""
 
     def as_result(self, model_version: str) -> dict[str, Any]:
         """The answer for one post as every output writes it — HTTP (serving/schemas.py ClassifyResult), `withyou
@@ -227,25 +235,34 @@ class Classifier:
         return softmax(self.logits(texts, parent_texts), self.temperature if calibrated else 1.0)
 
     def predict(self, items: Sequence[Item | dict], thresholds: Thresholds | None = None) -> list[Prediction]:
+        """One Prediction per item, in order: label, scores, action (withyou/policy.py) and language.
+
+        A post confidently in a language the bundle lacks is never hidden (withyou.language.is_supported), unless
+        it holds parts confidently in one of the bundle's languages (withyou.language.served_text): the model then
+        reads those parts alone (same parent), and when they reach the hide threshold the post is hidden with
+        SERVED_PART_REASON and the parts' label and scores. That costs one more model run per such mixed post and
+        nothing for a post in one language; `lang` stays the language of the whole post."""
         items = [item if isinstance(item, Item) else Item(**item) for item in items]
         if not items:
             return []
-        probs = self.predict_proba([i.text for i in items], [i.parent_text for i in items])
         thresholds = thresholds or self.thresholds
+        probs = self.predict_proba([i.text for i in items], [i.parent_text for i in items])
+        detections = [detect_language(item.text) for item in items]
+        supported = [is_supported(d, item.text, self.languages) for d, item in zip(detections, items)]
+        served = {index: served_text(items[index].text, self.languages) for index, ok in enumerate(supported) if not ok}
+        served = {index: text for index, text in served.items() if text}
+        parents = [items[index].parent_text for index in served]
+        part_rows = dict(zip(served, self.predict_proba(list(served.values()), parents))) if served else {}
         predictions = []
-        for item, row in zip(items, probs):
+        for index, (item, row, detection) in enumerate(zip(items, probs, detections)):
+            part_row = part_rows.get(index)
+            if part_row is not None and decide_action(float(part_row[self.harassing_index]), thresholds) == "hide":
+                row, action, reason = part_row, "hide", SERVED_PART_REASON
+            else:
+                action = decide_action(float(row[self.harassing_index]), thresholds, supported[index])
+                reason = None if supported[index] else UNSUPPORTED_REASON
             scores = {label: float(p) for label, p in zip(self.labels, row)}
-            detection = detect_language(item.text)
-            supported = is_supported(detection, item.text, self.languages)
-            predictions.append(
-                Prediction(
-                    id=item.id,
-                    label=self.labels[int(row.argmax())],
-                    scores=scores,
-                    action=decide_action(float(row[self.harassing_index]), thresholds, supported),
-                    lang=detection.lang,
-                    lang_confidence=detection.confidence,
-                    reason=None if supported else UNSUPPORTED_REASON,
-                )
-            )
+            label = self.labels[int(row.argmax())]
+            predictions.append(Prediction(id=item.id, label=label, scores=scores, action=action, lang=detection.lang,
+                                          lang_confidence=detection.confidence, reason=reason))
         return predictions

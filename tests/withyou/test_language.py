@@ -6,19 +6,38 @@ import json
 
 import pytest
 
+from evaluation.evasion import cyrillic_lookalikes, full_width, leet, mathematical_bold, zero_width
+from tests.keyword_bundle import write_keyword_bundle
 from withyou.bundle import Classifier
+from withyou.confusables import read_lookalikes_as_latin
 from withyou.language import (
     DEFAULT_LANGUAGES,
+    ISO_639_1,
+    SERVED_PART_REASON,
     UNSUPPORTED_REASON,
     Detection,
     bundle_languages,
     detect,
+    detector,
+    is_served,
     is_supported,
     language_counts,
+    served_text,
+    split_parts,
+    to_iso_639_1,
 )
 from withyou.policy import Thresholds, decide_action
 
 FRENCH = "Menteuse. Tu cherches juste de l'attention, personne ne te croit."
+ENGLISH_ABUSE = "You stupid slut, nobody believes you."
+JAPANESE = "今日はとても暑いですね、みなさん気をつけてください。"
+RUSSIAN = "Я тебе верю. Ты ни в чём не виновата, и ты не одна."
+
+
+@pytest.fixture(scope="module")
+def keyword_bundle(tmp_path_factory):
+    """P(harassing) 0.98 with "slut", "whore" or "liar" in the post, else 0.002; English (tests/keyword_bundle.py)."""
+    return write_keyword_bundle(tmp_path_factory.mktemp("keyword") / "bundle")
 
 
 @pytest.mark.parametrize(
@@ -38,8 +57,41 @@ def test_detects_the_functional_suites_languages(text, lang):
     assert 0.5 <= detection.confidence <= 1.0
 
 
-def test_text_without_letters_has_no_language():
-    assert detect("!!! 123 :)") == Detection(None, 0.0)
+def test_text_without_letters_is_undetermined():
+    assert detect("!!! 123 :)") == Detection("und", 0.0)
+
+
+def test_every_detector_answer_becomes_an_iso_639_1_code_or_und():
+    answers = set(detector().nb_classes)
+
+    assert {code for code in answers if len(code) != 2} == set(ISO_639_1)
+    assert all(len(to_iso_639_1(code)) == 2 or to_iso_639_1(code) == "und" for code in answers)
+    assert [to_iso_639_1(code) for code in ("zxx", "yue", "ary", "kab")] == ["und", "zh", "ar", "und"]
+
+
+@pytest.mark.parametrize("disguise", [mathematical_bold, full_width, leet, cyrillic_lookalikes, zero_width])
+def test_disguised_letters_are_detected_as_the_language_they_spell(disguise):
+    detection = detect(disguise("Lying whore, you wanted it."))
+
+    assert detection.lang == "en"
+    assert detection.confidence >= 0.5
+
+
+def test_lookalikes_are_read_as_latin_in_a_latin_text():
+    assert read_lookalikes_as_latin(cyrillic_lookalikes(ENGLISH_ABUSE)) == ENGLISH_ABUSE
+
+
+def test_a_russian_post_keeps_its_letters_and_is_russian():
+    assert read_lookalikes_as_latin(RUSSIAN) == RUSSIAN
+    assert detect(RUSSIAN).lang == "ru"
+
+
+def test_a_russian_word_in_an_english_post_keeps_its_letters():
+    assert read_lookalikes_as_latin("she called me сука again") == "she called me сука again"
+
+
+def test_a_greek_post_is_greek():
+    assert detect("Σε πιστεύω. Δεν φταις εσύ για τίποτα από αυτά.").lang == "el"
 
 
 def test_confident_detection_of_a_language_the_bundle_lacks_is_unsupported():
@@ -72,8 +124,8 @@ def test_unsupported_language_below_the_review_threshold_is_allowed():
     assert decide_action(0.1, Thresholds(review=0.3, hide=0.8), supported_language=False) == "allow"
 
 
-def test_prediction_of_an_unsupported_language_is_reviewed_with_the_reason(tiny_bundle):
-    classifier = Classifier.from_bundle(tiny_bundle)
+def test_prediction_of_an_unsupported_language_is_reviewed_with_the_reason(keyword_bundle):
+    classifier = Classifier.from_bundle(keyword_bundle)
     hide_everything = Thresholds(review=0.0, hide=0.0)
 
     english, french = classifier.predict(
@@ -84,13 +136,8 @@ def test_prediction_of_an_unsupported_language_is_reviewed_with_the_reason(tiny_
     assert (french.action, french.lang, french.reason) == ("review", "fr", UNSUPPORTED_REASON)
 
 
-def test_bundle_that_lists_french_hides_french(tiny_bundle, tmp_path):
-    import shutil
-
-    bundle = tmp_path / "bundle"
-    shutil.copytree(tiny_bundle, bundle)
-    metadata = json.loads((bundle / "metadata.json").read_text())
-    (bundle / "metadata.json").write_text(json.dumps({**metadata, "languages": ["en", "fr"]}))
+def test_bundle_that_lists_french_hides_french(tmp_path):
+    bundle = write_keyword_bundle(tmp_path / "bundle", languages=("en", "fr"))
 
     (french,) = Classifier.from_bundle(bundle).predict([{"text": FRENCH}], Thresholds(review=0.0, hide=0.0))
 
@@ -98,10 +145,79 @@ def test_bundle_that_lists_french_hides_french(tiny_bundle, tmp_path):
 
 
 def test_language_counts_most_frequent_first():
-    assert language_counts(["en", "fr", None, "en"]) == {"en": 2, "fr": 1, "und": 1}
+    assert language_counts(["en", "fr", "und", "en"]) == {"en": 2, "fr": 1, "und": 1}
 
 
-def test_export_records_the_bundles_languages(tiny_bundle):
-    metadata = json.loads((tiny_bundle / "metadata.json").read_text(encoding="utf-8"))
+def test_export_records_the_bundles_languages(tiny_random_bundle):
+    metadata = json.loads((tiny_random_bundle / "metadata.json").read_text(encoding="utf-8"))
 
     assert metadata["languages"] == ["en"]
+
+
+def test_a_post_splits_at_sentences_and_where_the_script_changes():
+    assert split_parts(f"{ENGLISH_ABUSE} {JAPANESE}") == [ENGLISH_ABUSE, JAPANESE]
+    assert split_parts("you stupid slut सब जानते हैं\nBonne soirée à tous, à demain.") == [
+        "you stupid slut", "सब जानते हैं", "Bonne soirée à tous, à demain."]
+
+
+def test_lookalikes_and_invisible_characters_do_not_split_a_word():
+    disguised = zero_width(cyrillic_lookalikes(ENGLISH_ABUSE))
+
+    assert split_parts(disguised) == [disguised]
+
+
+def test_a_sentence_too_short_to_detect_joins_the_next():
+    assert split_parts(f"Shut up, liar. You were asking for it. {JAPANESE}") == [
+        "Shut up, liar. You were asking for it.", JAPANESE]
+
+
+def test_served_text_is_the_parts_in_the_bundles_languages():
+    assert served_text(f"{ENGLISH_ABUSE} {JAPANESE}", ["en"]) == ENGLISH_ABUSE
+    assert served_text(f"{JAPANESE} {ENGLISH_ABUSE} {FRENCH}", ["en"]) == ENGLISH_ABUSE
+
+
+def test_a_post_in_one_language_has_no_served_text():
+    assert served_text(FRENCH, ["en"]) is None
+    assert served_text(JAPANESE, ["en"]) is None
+
+
+def test_a_part_must_be_confidently_in_a_served_language():
+    assert not is_served(Detection("en", 0.3), "a long enough part in English", ["en"])
+    assert not is_served(Detection("en", 0.99), "you slut", ["en"])
+    assert is_served(Detection("en", 0.99), "you stupid slut", ["en"])
+
+
+def test_a_harassing_english_part_hides_a_mixed_post(keyword_bundle):
+    (mixed,) = Classifier.from_bundle(keyword_bundle).predict([{"text": f"{ENGLISH_ABUSE} {JAPANESE}"}])
+
+    assert (mixed.action, mixed.lang, mixed.reason, mixed.label) == ("hide", "ja", SERVED_PART_REASON, "harassing")
+
+
+def test_a_harmless_english_part_leaves_a_mixed_post_to_the_unsupported_rule(keyword_bundle):
+    text = f"I believe you and it was not your fault. {FRENCH} Quelle slut, elle ment."
+
+    (mixed,) = Classifier.from_bundle(keyword_bundle).predict([{"text": text}])
+
+    assert (mixed.action, mixed.lang, mixed.reason) == ("review", "fr", UNSUPPORTED_REASON)
+
+
+def test_posts_in_one_language_cost_one_model_run(keyword_bundle, monkeypatch):
+    classifier = Classifier.from_bundle(keyword_bundle)
+    runs, proba = [], classifier.predict_proba
+
+    def counted(texts, parent_texts):
+        runs.append(len(texts))
+        return proba(texts, parent_texts)
+
+    monkeypatch.setattr(classifier, "predict_proba", counted)
+
+    classifier.predict([{"text": ENGLISH_ABUSE}, {"text": FRENCH}, {"text": JAPANESE}])
+    classifier.predict([{"text": f"{ENGLISH_ABUSE} {JAPANESE}"}, {"text": FRENCH}])
+
+    assert runs == [3, 2, 1]
+
+
+def test_a_post_without_letters_answers_und(keyword_bundle):
+    (answer,) = Classifier.from_bundle(keyword_bundle).predict([{"text": "!!! 123"}])
+
+    assert (answer.lang, answer.lang_confidence, answer.action) == ("und", 0.0, "allow")
