@@ -182,10 +182,21 @@ def encode_posts(
         return prepare_text(text, normalize, spec.head_chars, spec.tail_chars)
 
     inputs = [
-        (prepare(parent), prepare(text)) if parent and spec.pair else prepare(text)
+        model_input(prepare(text), prepare(parent) if reads_parent(parent, spec) else None)
         for text, parent in zip(texts, parent_texts)
     ]
     return tokenizer.encode_batch(inputs)
+
+
+def reads_parent(parent_text: str | None, spec: EncodingSpec) -> bool:
+    """Whether the model reads this parent: a non-empty parent, for a model trained on pairs."""
+    return bool(parent_text) and spec.pair
+
+
+def model_input(prepared_text: str, prepared_parent: str | None) -> str | tuple[str, str]:
+    """The tokenizer's input for one post from its prepared text (and prepared parent, when read): the segment
+    pair (parent, reply), or the post alone."""
+    return (prepared_parent, prepared_text) if prepared_parent is not None else prepared_text
 
 
 def pad_encodings(encodings: Sequence[Encoding], pad_id: int = 0) -> EncodedBatch:

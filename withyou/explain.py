@@ -1,20 +1,32 @@
 """Why the model said what it said: word-level occlusion attributions, merged into spans over the original text.
 
-Torch-free: everything runs through the bundle's ONNX session (`Classifier.predict_proba`), so the server can
-explain an answer with what it already has loaded.
+Torch-free: everything runs through the bundle's ONNX session, so the server can explain an answer with what it
+already has loaded.
 
 Method — leave-one-word-out occlusion. A post is cut into words (`words`): runs of non-space characters, and each
-CJK character on its own (BERT-style tokenizers read those one by one). For each word we delete it from the
-*original* text, run the variant through the normal path (normalise → clip → tokenise → model) and take the
-drop in the calibrated probability of the target: weight > 0 means the word pushed the answer towards the target.
-Because the deletion happens on the original text, spans are character offsets into the text the client sent
-(Python `str` indices, i.e. Unicode code points), however much `withyou.encoding.normalize_text` rewrites it
-(entities, URLs, leet spellings); a variant whose token ids equal the full post's (a word past the truncation the
-model never reads) is not run and weighs 0. All variants of all items go through the model in one batched call.
+CJK character on its own (BERT-style tokenizers read those one by one). For each word the model reads we delete it
+from the *original* text, run the variant through the normal path (normalise → clip → tokenise → model) and take
+the drop in the calibrated probability of the target: weight > 0 means the word pushed the answer towards the
+target. Because the deletion happens on the original text, spans are character offsets into the text the client
+sent (Python `str` indices, i.e. Unicode code points), however much `withyou.encoding.normalize_text` rewrites it.
+
+The cost is bounded by what the model reads, not by the length of the post:
+- Only words inside the model's window are run. `Occluder.read_words` finds them by tokenising variants
+  `SCAN_CHUNK` at a time from the start of the text (and then from its end, for the clipped tail), and stops at
+  the first chunk in which no deletion changes the token ids: past the truncation, deleting a word changes
+  nothing the model reads, and such a word weighs 0. A 5,000-character post costs about as much as a 60-word one.
+- Variants are kept as the ids the model reads (`Encoded`), never as tokenizer encodings with their overflow.
+- Each item has a budget of model runs (`DEFAULT_RUN_BUDGET`, the reference runs included). When the words read
+  do not fit, the words are first occluded in contiguous groups, and the most influential groups are then
+  explained word by word; the answer says so (`Explanation.note`, `TextExplanation.words_explained`).
 
 Two targets are explained: the predicted label and P(harassing) (what drives the action). For a reply, the
 parent's share is measured too — P with the parent minus P without it — and when that shift reaches
 `PARENT_MIN_SHIFT` for either target, the parent's words are explained the same way, with the reply fixed.
+
+The work is written as plans (`explanation_plan`): generators that yield the encoded inputs they need run and
+receive their probabilities. `explain` runs plans directly; the server's scheduler (serving/scheduler.py) runs them
+a chunk at a time beside classification, so explanation work is admitted, shared and cancelled in model runs.
 
 Faithfulness of these weights is measured, not assumed: evaluation/faithfulness.py (ERASER comprehensiveness
 and sufficiency against random words).
@@ -22,19 +34,27 @@ and sufficiency against random words).
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from withyou.bundle import Classifier, Item
-from withyou.encoding import encode_posts
+from withyou.encoding import model_input, prepare_text, reads_parent
 
 MIN_SPAN_WEIGHT = 0.02
 """Words whose removal moves the target probability by less than this are left out of the spans."""
 PARENT_MIN_SHIFT = 0.1
 """The parent is explained when it moves P(label) or P(harassing) by at least this much."""
+DEFAULT_RUN_BUDGET = 256
+"""Model runs one explained item may cost, its reference runs included. The default model reads 128 tokens of a
+post and its parent together, so its explanations always fit (≤ ~130 runs); a model with a longer window gets its
+most influential passages explained instead (module docstring)."""
+MIN_RUN_BUDGET = 8
+SCAN_CHUNK = 32
+"""Occluded variants tokenised at once while looking for the words the model reads."""
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
 _WORD = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
@@ -58,6 +78,10 @@ class TextExplanation:
 
     label: list[Span]
     harassing: list[Span]
+    words_read: int = 0
+    """Words of this text inside the model's window (the others cannot move the answer)."""
+    words_explained: int = 0
+    """Of those, the words occluded one by one: fewer than `words_read` only when the run budget ran out."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +92,9 @@ class Explanation:
     """P(target | post, parent) − P(target | post alone), for "label" and "harassing"; None without a parent."""
     parent: TextExplanation | None = None
     """Spans over the parent, when `parent_shift` reaches PARENT_MIN_SHIFT for either target."""
+    note: str | None = None
+    """Set when the explanation is partial (the item's run budget did not cover every word read), saying what was
+    explained."""
 
     def top_words(self, text: str, n: int = 3) -> list[str]:
         """The `n` heaviest spans for the predicted label pushing towards it, as text (for the review queue)."""
@@ -81,6 +108,20 @@ class WordWeights:
     words: list[tuple[int, int]]
     label: np.ndarray
     harassing: np.ndarray
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One model input as the ids the model reads, and nothing else: a tokenizers Encoding of a long text also
+    keeps its overflow pieces (tens of KB each), which thousands of variants would multiply."""
+
+    ids: list[int]
+    attention_mask: list[int]
+    type_ids: list[int]
+
+
+Plan = Generator[list[Encoded], np.ndarray, object]
+"""Yields encoded inputs to run; is sent their calibrated probabilities [n, labels]; returns its result."""
 
 
 def words(text: str) -> list[tuple[int, int]]:
@@ -103,6 +144,197 @@ def only(text: str, positions: Sequence[tuple[int, int]]) -> str:
     return " ".join(text[start:end] for start, end in sorted(positions))
 
 
+class Occluder:
+    """Variants of one post with words of one of its texts (the post, or with `parent` its parent) deleted, encoded
+    exactly as the classifier reads them; the other text is prepared once."""
+
+    def __init__(self, classifier: Classifier, item: Item, *, parent: bool = False) -> None:
+        self.classifier, self.parent = classifier, parent
+        self.text = (item.parent_text or "") if parent else item.text
+        self.words = words(self.text)
+        other = item.text if parent else item.parent_text
+        if parent:
+            self.fixed: str | None = self.prepare(other)
+        else:
+            self.fixed = self.prepare(other) if reads_parent(other, classifier.encoding) else None
+        self.full = self.encode_texts([self.text])[0]
+        self._variants: dict[int, Encoded] = {}
+
+    def prepare(self, text: str) -> str:
+        spec = self.classifier.encoding
+        return prepare_text(text, self.classifier.normalize, spec.head_chars, spec.tail_chars)
+
+    def encode_texts(self, texts: Sequence[str]) -> list[Encoded]:
+        """The post with the occluded text replaced by each of `texts`."""
+        if self.parent:
+            read = [reads_parent(text, self.classifier.encoding) for text in texts]
+            inputs = [model_input(self.fixed, self.prepare(t) if r else None) for t, r in zip(texts, read)]
+        else:
+            inputs = [model_input(self.prepare(text), self.fixed) for text in texts]
+        return [Encoded(e.ids, e.attention_mask, e.type_ids) for e in self.classifier.tokenizer.encode_batch(inputs)]
+
+    def encode_without(self, groups: Sequence[Sequence[int]]) -> list[Encoded]:
+        """The post with each group of words (indices into `words`) deleted."""
+        return self.encode_texts([without(self.text, [self.words[i] for i in group]) or " " for group in groups])
+
+    def read_words(self) -> list[int]:
+        """Indices of the words whose deletion changes what the model reads: from the start, then from the end
+        (a clipped text's tail), a chunk at a time, each scan stopping at the first chunk that changes nothing."""
+        read: list[int] = []
+        seen: set[int] = set()
+        for order in (range(len(self.words)), range(len(self.words) - 1, -1, -1)):
+            order = [i for i in order if i not in seen]
+            for start in range(0, len(order), SCAN_CHUNK):
+                chunk = order[start : start + SCAN_CHUNK]
+                seen.update(chunk)
+                changed = [
+                    (i, encoded)
+                    for i, encoded in zip(chunk, self.encode_without([[i] for i in chunk]))
+                    if encoded.ids != self.full.ids
+                ]
+                for i, encoded in changed:
+                    self._variants[i] = encoded
+                    read.append(i)
+                if not changed:
+                    break
+        return sorted(read)
+
+    def variant(self, index: int) -> Encoded:
+        """The post without word `index` (one that `read_words` found)."""
+        return self._variants[index]
+
+
+def occlusion(
+    occluder: Occluder, base: np.ndarray, target: int, harassing: int, budget: int | None
+) -> Generator[list[Encoded], np.ndarray, tuple[WordWeights, int, int, int]]:
+    """Plan: occlusion weights of the words the model reads, within `budget` model runs (None: no limit).
+    Returns (weights, words read, words explained one by one, model runs used)."""
+    read = occluder.read_words()
+    n = len(occluder.words)
+    label_weights, harassing_weights = np.zeros(n), np.zeros(n)
+    runs = 0
+    explained = read
+    if budget is not None and len(read) > budget:
+        explained, runs = yield from most_influential(occluder, read, base, target, harassing, budget)
+    if explained:
+        probs = yield [occluder.variant(i) for i in explained]
+        runs += len(explained)
+        label_weights[explained] = base[target] - probs[:, target]
+        harassing_weights[explained] = base[harassing] - probs[:, harassing]
+    return WordWeights(occluder.words, label_weights, harassing_weights), len(read), len(explained), runs
+
+
+def most_influential(
+    occluder: Occluder, read: list[int], base: np.ndarray, target: int, harassing: int, budget: int
+) -> Generator[list[Encoded], np.ndarray, tuple[list[int], int]]:
+    """Plan: the words of the passages that move the answer most, as many as fit the budget. Half the budget
+    occludes the read words in contiguous groups; the groups are taken most influential first (the largest drop
+    or rise of either target) while their words fit the other half. Returns (those words, runs used)."""
+    if budget < 2:
+        return [], 0
+    groups = [list(group) for group in np.array_split(np.asarray(read), budget // 2) if len(group)]
+    probs = yield occluder.encode_without(groups)
+    influence = np.maximum(np.abs(base[target] - probs[:, target]), np.abs(base[harassing] - probs[:, harassing]))
+    room = budget - len(groups)
+    chosen: list[int] = []
+    for group_index in np.argsort(-influence, kind="stable"):
+        group = groups[group_index]
+        if len(chosen) + len(group) <= room:
+            chosen.extend(int(i) for i in group)
+    return sorted(chosen), len(groups)
+
+
+def explanation_plan(
+    classifier: Classifier,
+    item: Item,
+    *,
+    budget: int = DEFAULT_RUN_BUDGET,
+    min_weight: float = MIN_SPAN_WEIGHT,
+    parent_min_shift: float = PARENT_MIN_SHIFT,
+) -> Generator[list[Encoded], np.ndarray, Explanation]:
+    """Plan: the explanation of one item (see `explain`), in at most `budget` model runs."""
+    if budget < MIN_RUN_BUDGET:
+        raise ValueError(f"an explanation needs a budget of at least {MIN_RUN_BUDGET} model runs, got {budget}")
+    text = Occluder(classifier, item)
+    reference = [text.full]
+    if item.parent_text:
+        reference.append(Occluder(classifier, Item(text=item.text)).full)
+    probs = yield reference
+    base = probs[0]
+    target, harassing = int(base.argmax()), classifier.harassing_index
+    left = budget - len(reference)
+    text_weights, text_read, text_explained, runs = yield from occlusion(text, base, target, harassing, left)
+    left -= runs
+    shift = None
+    parent_explanation = None
+    if item.parent_text:
+        alone = probs[1]
+        shift = {
+            "label": round(float(base[target] - alone[target]), 4),
+            "harassing": round(float(base[harassing] - alone[harassing]), 4),
+        }
+        if max(abs(value) for value in shift.values()) >= parent_min_shift:
+            parent = Occluder(classifier, item, parent=True)
+            parent_weights, parent_read, parent_explained, runs = yield from occlusion(
+                parent, base, target, harassing, left
+            )
+            parent_explanation = spans_of(parent.text, parent_weights, min_weight, parent_read, parent_explained)
+    explanation_text = spans_of(item.text, text_weights, min_weight, text_read, text_explained)
+    return Explanation(
+        label=classifier.labels[target],
+        text=explanation_text,
+        parent_shift=shift,
+        parent=parent_explanation,
+        note=partial_note([explanation_text, parent_explanation], budget),
+    )
+
+
+def spans_of(text: str, weights: WordWeights, min_weight: float, read: int, explained: int) -> TextExplanation:
+    return TextExplanation(
+        label=merge_spans(text, weights.words, weights.label, min_weight),
+        harassing=merge_spans(text, weights.words, weights.harassing, min_weight),
+        words_read=read,
+        words_explained=explained,
+    )
+
+
+def partial_note(texts: Sequence[TextExplanation | None], budget: int) -> str | None:
+    parts = [
+        f"{name}: the {t.words_explained} most influential of the {t.words_read} words the model reads"
+        for name, t in zip(("text", "parent"), texts)
+        if t is not None and t.words_explained < t.words_read
+    ]
+    if not parts:
+        return None
+    return f"partial explanation, {budget} model runs per item: " + "; ".join(parts)
+
+
+def run_plans(plans: Sequence[Plan], probabilities: Callable[[list[Encoded]], np.ndarray]) -> list[object]:
+    """Run plans to completion, each step of all plans in one batched call; returns their results in order."""
+    results: list[object] = [None] * len(plans)
+    pending: dict[int, list[Encoded]] = {}
+
+    def advance(index: int, probs: np.ndarray | None) -> None:
+        try:
+            pending[index] = plans[index].send(probs)  # type: ignore[arg-type]
+        except StopIteration as stop:
+            pending.pop(index, None)
+            results[index] = stop.value
+
+    for index in range(len(plans)):
+        advance(index, None)
+    while pending:
+        order = list(pending)
+        inputs = [encoded for index in order for encoded in pending[index]]
+        probs = probabilities(inputs) if inputs else np.zeros((0, 0))
+        offset = 0
+        for index in order:
+            size = len(pending[index])
+            advance(index, probs[offset : offset + size])
+            offset += size
+    return results
+
+
 def word_weights(
     classifier: Classifier,
     items: Sequence[Item],
@@ -111,54 +343,38 @@ def word_weights(
     explain_parent: bool = False,
 ) -> tuple[np.ndarray, list[WordWeights]]:
     """Occlusion weights for each item's text (or, with `explain_parent`, its parent) for two targets:
-    `targets[i]` (a label index; default the predicted label) and harassing. Returns the full posts'
-    probabilities and the weights."""
-    base = classifier.predict_proba([i.text for i in items], [i.parent_text for i in items])
-    targets = base.argmax(axis=1) if targets is None else targets
-    variants: list[tuple[int, int, str, str | None]] = []  # (item, word, text, parent)
-    all_words: list[list[tuple[int, int]]] = []
-    for index, item in enumerate(items):
-        occluded = (item.parent_text or "") if explain_parent else item.text
-        spans = words(occluded)
-        all_words.append(spans)
-        for word_index, span in enumerate(spans):
-            variant = without(occluded, [span]) or " "
-            if explain_parent:
-                variants.append((index, word_index, item.text, variant))
-            else:
-                variants.append((index, word_index, variant, item.parent_text))
-    changed = _changes_input(classifier, items, variants)
-    run = [v for v, keep in zip(variants, changed) if keep]
-    probs = (
-        classifier.predict_proba([v[2] for v in run], [v[3] for v in run])
-        if run
-        else np.zeros((0, len(classifier.labels)))
-    )
-    weights = [
-        (np.zeros(len(spans)), np.zeros(len(spans))) for spans in all_words
+    `targets[i]` (a label index; default the predicted label) and harassing, with no run budget. Returns the full
+    posts' probabilities and the weights."""
+
+    def plan(index: int, item: Item) -> Generator[list[Encoded], np.ndarray, tuple[np.ndarray, WordWeights]]:
+        occluder = Occluder(classifier, item, parent=explain_parent)
+        (base,) = yield [Occluder(classifier, item).full]
+        target = int(base.argmax()) if targets is None else int(targets[index])
+        weights, *_ = yield from occlusion(occluder, base, target, classifier.harassing_index, None)
+        return base, weights
+
+    results = run_plans([plan(i, item) for i, item in enumerate(items)], classifier.probabilities_of)
+    if not results:
+        return np.zeros((0, len(classifier.labels))), []
+    return np.array([base for base, _ in results]), [weights for _, weights in results]
+
+
+def explain(
+    classifier: Classifier,
+    items: Sequence[Item],
+    *,
+    budget: int = DEFAULT_RUN_BUDGET,
+    min_weight: float = MIN_SPAN_WEIGHT,
+    parent_min_shift: float = PARENT_MIN_SHIFT,
+) -> list[Explanation]:
+    """Explain each item's predicted label and P(harassing) with spans over its text (and its parent's when the
+    parent moved the answer). Costs one model run per word read, at most `budget` per item, batched; logs
+    nothing."""
+    plans = [
+        explanation_plan(classifier, item, budget=budget, min_weight=min_weight, parent_min_shift=parent_min_shift)
+        for item in items
     ]
-    harassing = classifier.harassing_index
-    for (index, word_index, _, _), row in zip(run, probs):
-        weights[index][0][word_index] = base[index, targets[index]] - row[targets[index]]
-        weights[index][1][word_index] = base[index, harassing] - row[harassing]
-    return base, [WordWeights(spans, label, harass) for spans, (label, harass) in zip(all_words, weights)]
-
-
-def _changes_input(
-    classifier: Classifier, items: Sequence[Item], variants: Sequence[tuple[int, int, str, str | None]]
-) -> list[bool]:
-    """Whether each variant's token ids differ from its item's (a word past the truncation changes nothing)."""
-    if not variants:
-        return []
-    full = encode_posts(
-        classifier.tokenizer, [i.text for i in items], [i.parent_text for i in items], classifier.normalize,
-        classifier.encoding,
-    )
-    occluded = encode_posts(
-        classifier.tokenizer, [v[2] for v in variants], [v[3] for v in variants], classifier.normalize,
-        classifier.encoding,
-    )
-    return [encoding.ids != full[v[0]].ids for v, encoding in zip(variants, occluded)]
+    return run_plans(plans, classifier.probabilities_of)  # type: ignore[return-value]
 
 
 def merge_spans(text: str, positions: Sequence[tuple[int, int]], weights: np.ndarray, min_weight: float) -> list[Span]:
@@ -214,49 +430,3 @@ def top_words(text: str, spans: Sequence[Span | dict], n: int = 3) -> list[str]:
     best = sorted((s for s in spans if s.weight > 0 and s.end <= len(text)), key=lambda s: -s.weight)[:n]
     return [text[s.start : s.end] for s in best]
 
-
-def explain(
-    classifier: Classifier,
-    items: Sequence[Item],
-    *,
-    min_weight: float = MIN_SPAN_WEIGHT,
-    parent_min_shift: float = PARENT_MIN_SHIFT,
-) -> list[Explanation]:
-    """Explain each item's predicted label and P(harassing) with spans over its text (and its parent's when the
-    parent moved the answer). Costs one model run per word read, batched; logs nothing."""
-    items = list(items)
-    if not items:
-        return []
-    base, text_weights = word_weights(classifier, items)
-    predicted = base.argmax(axis=1)
-    harassing = classifier.harassing_index
-    replies = [index for index, item in enumerate(items) if item.parent_text]
-    shifts: dict[int, dict[str, float]] = {}
-    if replies:
-        alone = classifier.predict_proba([items[i].text for i in replies])
-        for row, index in zip(alone, replies):
-            shifts[index] = {
-                "label": round(float(base[index, predicted[index]] - row[predicted[index]]), 4),
-                "harassing": round(float(base[index, harassing] - row[harassing]), 4),
-            }
-    moved = [i for i in replies if max(abs(v) for v in shifts[i].values()) >= parent_min_shift]
-    parent_weights: dict[int, WordWeights] = {}
-    if moved:
-        _, weights = word_weights(classifier, [items[i] for i in moved], predicted[moved], explain_parent=True)
-        parent_weights = dict(zip(moved, weights))
-
-    def spans_of(text: str, weights: WordWeights) -> TextExplanation:
-        return TextExplanation(
-            label=merge_spans(text, weights.words, weights.label, min_weight),
-            harassing=merge_spans(text, weights.words, weights.harassing, min_weight),
-        )
-
-    return [
-        Explanation(
-            label=classifier.labels[int(predicted[index])],
-            text=spans_of(item.text, text_weights[index]),
-            parent_shift=shifts.get(index),
-            parent=spans_of(item.parent_text or "", parent_weights[index]) if index in parent_weights else None,
-        )
-        for index, item in enumerate(items)
-    ]

@@ -15,19 +15,22 @@ from withyou.explain import Span, explain, merge_spans, without, word_weights, w
 
 
 class KeywordClassifier(Classifier):
-    """The tiny bundle's tokenizer and settings, with scores that depend only on what the model would read: the
-    normalised text says "liar" → harassing, and a reply under a parent that mentions a manager → harassing."""
+    """The tiny bundle's tokenizer and settings, with scores that depend only on what the model reads (the token ids
+    it is fed, decoded): the text says "liar" → harassing, and a reply under a parent that mentions a manager →
+    harassing."""
 
-    def predict_proba(self, texts, parent_texts=None, *, calibrated=True):
-        parent_texts = parent_texts or [None] * len(texts)
+    def probabilities_of(self, encodings, *, calibrated=True):
         rows = []
-        for text, parent in zip(texts, parent_texts):
-            read = normalize_text(text).lower()
-            harassing = "liar" in read or ("sure" in read and parent is not None and "manager" in parent)
+        for encoding in encodings:
+            pair = 1 in encoding.type_ids
+            segment = [i for i, t in zip(encoding.ids, encoding.type_ids) if t == (1 if pair else 0)]
+            parent = [i for i, t in zip(encoding.ids, encoding.type_ids) if t == 0] if pair else []
+            read, read_parent = self.tokenizer.decode(segment), self.tokenizer.decode(parent)
+            harassing = "liar" in read or ("sure" in read and "manager" in read_parent)
             row = np.full(len(self.labels), 0.1 / 3)
             row[self.harassing_index if harassing else self.labels.index("neutral")] = 0.9
             rows.append(row)
-        return np.array(rows)
+        return np.array(rows).reshape(len(rows), len(self.labels))
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +118,71 @@ def test_explaining_with_the_real_bundle_does_not_import_torch(tiny_bundle):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "none"
+
+
+def varied(n: int) -> str:
+    """`n` words in which no two neighbours are alike, so deleting any one of them gives a different text."""
+    return " ".join(("word", "other", "thing", "place")[i % 4] for i in range(n))
+
+
+class CountingClassifier(KeywordClassifier):
+    """KeywordClassifier that counts model runs and the longest batch it was handed."""
+
+    runs = 0
+
+    def probabilities_of(self, encodings, *, calibrated=True):
+        type(self).runs += len(encodings)
+        return super().probabilities_of(encodings, calibrated=calibrated)
+
+
+def test_a_long_post_costs_model_runs_for_the_words_read_not_for_its_length(tiny_bundle):
+    classifier = CountingClassifier.from_bundle(tiny_bundle)
+    long_text = "liar " + varied(900)  # 5,000 characters; the model reads the first 126 tokens
+    CountingClassifier.runs = 0
+
+    (explanation,) = explain(classifier, [Item(text=long_text)])
+
+    assert classifier.max_length - 3 <= explanation.text.words_read <= classifier.max_length
+    assert explanation.text.words_explained == explanation.text.words_read
+    assert CountingClassifier.runs == 1 + explanation.text.words_read  # the reference run + one per word read
+    (span,) = explanation.text.harassing
+    assert long_text[span.start : span.end] == "liar"
+    assert explanation.note is None
+
+
+def test_a_reply_with_a_long_parent_explains_only_the_parent_words_read(tiny_bundle):
+    classifier = CountingClassifier.from_bundle(tiny_bundle)
+    parent = "my manager " + varied(900)
+    reply = "sure " + varied(900)
+    CountingClassifier.runs = 0
+
+    (explanation,) = explain(classifier, [Item(text=reply, parent_text=parent)])
+
+    assert explanation.parent is not None  # the parent turned the reply harassing
+    read = explanation.text.words_read + explanation.parent.words_read
+    assert classifier.max_length - 3 <= read <= classifier.max_length  # the pair shares one window
+    assert CountingClassifier.runs == 2 + read
+    assert any(parent[s.start : s.end] == "manager" for s in explanation.parent.harassing)
+
+
+def test_a_post_longer_than_the_budget_explains_its_most_influential_part_and_says_so(tiny_bundle):
+    classifier = CountingClassifier.from_bundle(tiny_bundle)
+    text = varied(40) + " liar " + varied(40)  # 81 words read
+    CountingClassifier.runs = 0
+
+    (explanation,) = explain(classifier, [Item(text=text)], budget=24)
+
+    assert CountingClassifier.runs <= 24
+    assert explanation.text.words_explained < explanation.text.words_read
+    assert explanation.note is not None and "partial explanation" in explanation.note
+    (span,) = explanation.text.harassing  # the passage that decides was found and explained word by word
+    assert text[span.start : span.end] == "liar"
+
+
+def test_variants_keep_no_tokenizer_overflow(tiny_bundle):
+    from withyou.explain import Encoded, Occluder
+
+    occluder = Occluder(Classifier.from_bundle(tiny_bundle), Item(text=varied(900), parent_text=varied(900)))
+
+    assert isinstance(occluder.full, Encoded)
+    assert all(isinstance(occluder.variant(i), Encoded) for i in occluder.read_words())
