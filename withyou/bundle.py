@@ -221,7 +221,11 @@ class Classifier:
         runs are also faster per post on CPU (activations stay in cache): 32 validation posts on 2 cores took
         ~350 ms at ≤ 1,024 tokens per run (64 to 1,024 alike) vs ~700 ms at 4,096.
         """
-        encodings = encode_posts(self.tokenizer, texts, parent_texts, self.normalize, self.encoding)
+        return self.logits_of(self.encode(texts, parent_texts))
+
+    def logits_of(self, encodings: Sequence[Any]) -> np.ndarray:
+        """Raw logits for posts already encoded by `withyou.encoding` (anything with `ids`, `attention_mask` and
+        `type_ids`), batched as `logits` batches them."""
         out = np.zeros((len(encodings), len(self.labels)), dtype=np.float32)
         for batch in length_batches([len(e.ids) for e in encodings], self.batch_size, self.max_batch_tokens):
             feeds = pad_encodings([encodings[i] for i in batch], self.pad_id).as_feeds(self.input_names)
@@ -232,7 +236,15 @@ class Classifier:
         self, texts: Sequence[str], parent_texts: Sequence[str | None] | None = None, *, calibrated: bool = True
     ) -> np.ndarray:
         """Probabilities [n, len(labels)] in `self.labels` order; temperature-scaled when `calibrated`."""
-        return softmax(self.logits(texts, parent_texts), self.temperature if calibrated else 1.0)
+        return self.probabilities_of(self.encode(texts, parent_texts), calibrated=calibrated)
+
+    def encode(self, texts: Sequence[str], parent_texts: Sequence[str | None] | None = None) -> list[Any]:
+        """Posts as this model reads them (withyou.encoding.encode_posts with the bundle's rules)."""
+        return encode_posts(self.tokenizer, texts, parent_texts, self.normalize, self.encoding)
+
+    def probabilities_of(self, encodings: Sequence[Any], *, calibrated: bool = True) -> np.ndarray:
+        """`predict_proba` for posts already encoded (`encode`, or explanations' occluded variants)."""
+        return softmax(self.logits_of(encodings), self.temperature if calibrated else 1.0)
 
     def predict(self, items: Sequence[Item | dict], thresholds: Thresholds | None = None) -> list[Prediction]:
         """One Prediction per item, in order: label, scores, action (withyou/policy.py) and language.
