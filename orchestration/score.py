@@ -10,16 +10,21 @@ Output (format from the name, or --output-format), one result per accepted row, 
     parquet   a directory of part-NNNNN.parquet files with the csv columns (one part per chunk)
 
 Bad rows never stop the run: each goes to the rejects file (default OUTPUT.rejects.jsonl) as {"row", "id",
-"reason"} — the row number and id, never the text. Reasons: not a record (malformed JSON, not UTF-8), missing
-or wrong-typed id, duplicate id, missing, wrong-typed, empty or over-long text, wrong-typed or over-long parent.
-A summary (counts per label, action, language and reject reason, model version, time) is printed and written to
-OUTPUT.summary.json.
+"reason"} — the row number and id, never the text (the id is null when the id itself is the problem). Reasons: not a
+record (malformed or too deeply nested JSON, not UTF-8, a line over score_io.LINE_LIMIT bytes, a broken CSV
+record, a CSV record with more or fewer fields than the header), missing id, an id that is not a string (as in
+POST /classify: 5 is refused, not turned into "5"), an id with a control or invisible character (NUL, tab, CR,
+bidi controls, zero-width), duplicate id, missing, wrong-typed, empty or over-long text, wrong-typed or over-long
+parent, a text or parent with a lone surrogate (a JSON "\\ud800" escape). A summary (counts per label, action,
+language and reject reason, model version, time) is printed and written to OUTPUT.summary.json.
 
 Memory stays flat in the input's size: rows are read, scored and written a chunk at a time, and the ids seen
 (duplicate detection and --resume) live in a temporary SQLite file (score_io.IdSet). `--resume` appends to an existing
 output, skipping rows already rejected and, for each id already there, its first good row (the one that was
-scored; a later row with that id is still a duplicate); a crash mid-write leaves at most a partial last line,
-which is cut off first.
+scored; a later row with that id is still a duplicate). It first checks that OUTPUT is a WithYou output of this
+run's model version and columns and that the rejects file is a rejects file, and refuses (exit 2, the files left
+as they are) if not; only then does it cut a partial last line (what a crash mid-write leaves). A run without
+--resume likewise refuses to delete a rejects file that is not one.
 
 `--engine spark` runs the same model through mlflow.pyfunc.spark_udf (orchestration/spark.py); the command
 itself is orchestration/score_cli.py.
@@ -30,6 +35,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,14 +97,15 @@ def check_row(value: dict[str, Any] | str, columns: Columns, max_chars: int) -> 
     """(id or None, item dict) for a good row, (id or None, reason) for a bad one. Reasons never quote the text."""
     if isinstance(value, str):
         return None, value
-    raw_id = value.get(columns.id)
-    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
-        if raw_id is None:
-            return None, f"missing {columns.id}"
-        return None, f"{columns.id} must be a string or integer, got {type(raw_id).__name__}"
-    item_id = str(raw_id)
+    item_id = value.get(columns.id)
+    if item_id is None:
+        return None, f"missing {columns.id}"
+    if not isinstance(item_id, str):
+        return None, f"{columns.id} must be a string, got {type(item_id).__name__}"
     if not item_id.strip():
         return None, f"missing {columns.id}"
+    if where := unsafe_character(item_id):
+        return None, f"{columns.id} has a control or invisible character ({where})"
     text, parent = value.get(columns.text), value.get(columns.parent_text)
     if text is None:
         return item_id, f"missing {columns.text}"
@@ -108,11 +115,25 @@ def check_row(value: dict[str, Any] | str, columns: Columns, max_chars: int) -> 
         return item_id, f"{columns.text} is empty or whitespace"
     if len(text) > max_chars:
         return item_id, f"{columns.text} is {len(text)} characters, over the limit of {max_chars}"
+    if where := score_io.lone_surrogate(text):
+        return item_id, f"{columns.text} has a lone surrogate ({where}), which is no text"
     if parent is not None and not isinstance(parent, str):
         return item_id, f"{columns.parent_text} must be a string, got {type(parent).__name__}"
     if parent is not None and len(parent) > max_chars:
         return item_id, f"{columns.parent_text} is {len(parent)} characters, over the limit of {max_chars}"
+    if parent is not None and (where := score_io.lone_surrogate(parent)):
+        return item_id, f"{columns.parent_text} has a lone surrogate ({where}), which is no text"
     return item_id, {"id": item_id, "text": text, "parent_text": parent if parent and parent.strip() else None}
+
+
+def unsafe_character(item_id: str) -> str | None:
+    """Where an id holds a character that has no place in a key ("U+202E at character 3"): a control (Cc: NUL,
+    tab, CR, LF, DEL, C1), an invisible format character (Cf: bidi controls, zero-width, BOM), a lone surrogate
+    (Cs) or a line/paragraph separator — they hide, reorder or break an id where a person or a file reads it."""
+    for position, character in enumerate(item_id, start=1):
+        if unicodedata.category(character) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            return f"U+{ord(character):04X} at character {position}"
+    return None
 
 
 @dataclass
@@ -156,7 +177,7 @@ class ScoreJob:
                 classifier.thresholds.model_dump() | self.thresholds | {"source": "config"}
             )
         summary = ScoreSummary(model_version=classifier.model_version, load_seconds=time.perf_counter() - started)
-        done, skip_rows = self.prepare_outputs()
+        done, skip_rows = self.prepare_outputs(classifier.labels, classifier.model_version)
         seen = score_io.IdSet()
         writer = score_io.ResultWriter(self.output, self.output_format, classifier.labels)
         total = score_io.parquet_row_count(self.input) if self.input_format == "parquet" else None
@@ -182,8 +203,9 @@ class ScoreJob:
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def prepare_outputs(self) -> tuple[score_io.IdSet, set[int]]:
-        """Ids already scored and rows already rejected (--resume), after cutting any partial last line."""
+    def prepare_outputs(self, labels: list[str], model_version: str) -> tuple[score_io.IdSet, set[int]]:
+        """Ids already scored and rows already rejected (--resume). Both files are checked before either is touched
+        (score_io.NotResumable); then a partial last line is cut and unfinished Parquet parts are removed."""
         if self.output_format == "parquet":
             exists = self.output.is_dir() and any(self.output.iterdir())
         else:
@@ -191,9 +213,21 @@ class ScoreJob:
         if not self.resume:
             if exists:
                 raise FileExistsError(f"{self.output} exists; pass --resume to continue it, or choose another output")
+            score_io.done_rejects(self.rejects)  # refuses to delete a file that is not a rejects file
             self.rejects.unlink(missing_ok=True)
             return score_io.IdSet(), set()
-        return score_io.done_ids(self.output, self.output_format), score_io.done_rejects(self.rejects)
+        done = score_io.done_ids(self.output, self.output_format, labels, model_version)
+        try:
+            skip_rows = score_io.done_rejects(self.rejects)
+        except BaseException:
+            done.close()
+            raise
+        if self.output_format == "parquet":
+            score_io.remove_unfinished_parts(self.output)
+        else:
+            score_io.cut_partial_line(self.output)
+        score_io.cut_partial_line(self.rejects)
+        return done, skip_rows
 
     def sort_chunk(self, chunk, done: score_io.IdSet, seen: score_io.IdSet, skip_rows: set[int], summary: ScoreSummary):
         """Split a chunk into items to score and rejects; skip what a previous run (--resume) already wrote."""

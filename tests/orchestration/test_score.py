@@ -98,7 +98,7 @@ def test_bad_rows_go_to_the_rejects_file_with_their_reason_and_the_run_finishes(
         {"row": 7, "id": None, "reason": "malformed JSON (Expecting value at column 1)"},
         {"row": 8, "id": None, "reason": "expected a JSON object, got list"},
         {"row": 9, "id": "good-1", "reason": "duplicate id (an earlier row has it)"},
-        {"row": 10, "id": None, "reason": "id must be a string or integer, got bool"},
+        {"row": 10, "id": None, "reason": "id must be a string, got bool"},
     ]
     summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
     assert summary["rejected"] == 9 and summary["reject_reasons"]["text is N characters, over the limit of N"] == 1
