@@ -99,7 +99,8 @@ def log_to_mlflow(evaluation: Evaluation, files: list[Path]) -> str:
     calibration.json and thresholds.json into the bundle, they (and metadata.json, which holds their checksums)
     are also uploaded over the run's logged `bundle/`
     copy, which the registered model version ("withyou", alias challenger/champion) serves from — otherwise
-    `models:/withyou@champion` would hand serving the placeholder thresholds. Returns a line saying what
+    `models:/withyou@champion` would hand serving the placeholder thresholds — and the version's bundle digest is
+    updated (withyou/registry.py checks it before serving). Returns a line saying what
     happened; no run id means nothing to log to, which is a notice, not an error.
     """
     from withyou.bundle import read_json
@@ -112,6 +113,7 @@ def log_to_mlflow(evaluation: Evaluation, files: list[Path]) -> str:
     from mlflow.tracking import MlflowClient
 
     from withyou import paths
+    from withyou.registry import record_bundle_digest
 
     client = MlflowClient(tracking_uri=paths.mlflow_tracking_uri())
     try:
@@ -132,5 +134,8 @@ def log_to_mlflow(evaluation: Evaluation, files: list[Path]) -> str:
         # the registered model version points at the run's "bundle" artifacts: keep them equal to the local bundle
         for name in ("calibration.json", "thresholds.json", "metadata.json"):
             client.log_artifact(run_id, str(evaluation.bundle_dir / name), artifact_path="bundle")
-        written = " and updated calibration.json/thresholds.json in its bundle"
+        versions = record_bundle_digest(run_id, evaluation.bundle_dir)  # else serving refuses the changed bundle
+        written = " and updated calibration.json/thresholds.json in its bundle" + (
+            f" (digest of registered version {', '.join(versions)} updated)" if versions else ""
+        )
     return f"logged {len(numbers)} metrics and {len(files)} files to MLflow run {run_id}{written}"

@@ -1,8 +1,10 @@
 """CLI commands of the serving stage (registered into the `withyou` app by orchestration/cli.py).
 
-`withyou serve` fails fast: before any server starts it loads the bundle, scores one post and builds the
-reviewer app in a throw-away process, so a corrupt bundle or a bad reviewers file is a non-zero exit (2) within
-seconds with a message naming the file. It then
+`withyou serve` fails fast: before any server starts it resolves the bundle (a registered version is checked
+against the digest the registry recorded: withyou/registry.py), loads it, scores one post and builds the reviewer
+app in a throw-away process, so a corrupt or tampered bundle, one without file checksums (unless
+--allow-unverified-bundle) or a bad reviewers file is a non-zero exit (2) within seconds with one line naming
+what is wrong. It then
 runs `bentoml serve` as its child and stays as a thin supervisor: a worker that still cannot start (a review sink
 that fails, say) stops the server (serving/service.py: stop_server_on_failure), and `withyou serve` exits 3 with
 the worker's reason instead of BentoML restarting the worker forever.
@@ -57,6 +59,10 @@ def serve(
         None, help=f"items admitted per worker before 429 + Retry-After [{S['max_queued_items']}]"
     ),
     review_sink: Optional[str] = typer.Option(None, help=f"'module:factory' building the review sink [{S['review_sink']}]"),
+    allow_unverified_bundle: Optional[bool] = typer.Option(
+        None, "--allow-unverified-bundle",
+        help=f"serve a bundle that records no file checksums, its files unverified [{S['allow_unverified_bundle']}]",
+    ),
 ) -> None:
     """Serve the classifier over HTTP (BentoML): POST /classify, /healthz, /readyz, /metrics, /docs.json."""
     from pydantic import ValidationError
@@ -70,7 +76,7 @@ def serve(
         bundle=bundle, host=host, port=port, workers=workers, ort_threads=ort_threads,
         review_threshold=review_threshold, hide_threshold=hide_threshold, max_items=max_items,
         max_text_chars=max_text_chars, max_body_bytes=max_body_bytes, max_batch_size=max_batch_size,
-        max_queued_items=max_queued_items, review_sink=review_sink,
+        max_queued_items=max_queued_items, review_sink=review_sink, allow_unverified_bundle=allow_unverified_bundle,
     )  # fmt: skip
     overrides = {name: value for name, value in flags.items() if value is not None}
     if api_key_file is not None:
@@ -97,16 +103,20 @@ def fail(message: str, code: int) -> None:
 
 def startup_problem(bundle_dir: str, env: dict[str, str]) -> str | None:
     """What would stop a worker from starting, found before any server runs (in a throw-away process): the
-    bundle (checksums, schema, a probe run: withyou.bundle.verify_bundle), then the reviewer app the service
-    mounts at import (reviewers file, review store), with the settings the workers will see in `env`."""
+    bundle (checksums, schema, a probe run: withyou.bundle.verify_bundle; no checksums at all unless allowed),
+    then the reviewer app the service mounts at import (reviewers file, review store), with the settings the
+    workers will see in `env`."""
     from serving.review.app import review_app
     from withyou.bundle import verify_bundle
 
     os.environ.update(env)
     try:
-        verify_bundle(bundle_dir)
+        classifier = verify_bundle(bundle_dir)
     except Exception as exc:  # any loader failure is a refusal to serve, reported with its message
         return f"bundle {bundle_dir} does not load: {type(exc).__name__}: {exc}"
+    refusal = ServingSettings().unverified_refusal(bundle_dir, classifier.checksums_verified)
+    if refusal:
+        return refusal
     try:
         review_app(served_bundle=bundle_dir)
     except Exception as exc:  # a reviewer app that cannot be built would fail every worker's import

@@ -47,6 +47,9 @@ class ServingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     bundle: str = Field(CHAMPION_REF, description="bundle reference: a directory, models:/withyou@champion, runs:/…, champion (withyou/registry.py)")
+    allow_unverified_bundle: bool = Field(
+        False, description="serve a bundle that records no file checksums (metadata.json `files`): its files unverified"
+    )
     host: str = "127.0.0.1"
     port: int = Field(3000, ge=1, le=65535)
 
@@ -101,6 +104,14 @@ class ServingSettings(BaseSettings):
             return bundle_thresholds
         merged = bundle_thresholds.model_dump() | override | {"source": "config"}
         return Thresholds.model_validate(merged)
+
+    def unverified_refusal(self, bundle_dir: object, checksums_verified: bool) -> str | None:
+        """Why a bundle without file checksums may not be served (None when it has them or it is allowed)."""
+        if checksums_verified or self.allow_unverified_bundle:
+            return None
+        return (f"bundle {bundle_dir} records no file checksums (metadata.json `files`), so its files cannot be "
+                "verified; re-export it, or pass --allow-unverified-bundle (WITHYOU_ALLOW_UNVERIFIED_BUNDLE=true) "
+                "to serve it anyway")
 
     def to_env(self) -> dict[str, str]:
         """These settings as `WITHYOU_*` variables, to hand to the server's worker processes."""

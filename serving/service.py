@@ -35,7 +35,7 @@ from serving.openapi import OpenAPIDocs
 from serving.review.app import review_app
 from serving.scheduler import Admission, Scheduler
 from serving.schemas import ClassifyItem, ClassifyItems, ClassifyResult
-from withyou.bundle import Classifier, Item
+from withyou.bundle import BundleError, Classifier, Item
 from withyou.explain import explain
 from withyou.logs import configure_logging, escape
 from withyou.registry import resolve_bundle
@@ -89,6 +89,9 @@ class WithYou:
         self.classifier = Classifier.from_bundle(
             bundle_path, intra_op_threads=settings.threads_per_worker(), batch_size=settings.max_batch_size
         )
+        refusal = settings.unverified_refusal(bundle_path, self.classifier.checksums_verified)
+        if refusal:
+            raise BundleError(refusal)
         self.thresholds = settings.thresholds(self.classifier.thresholds)
         self.model_version = self.classifier.model_version
         self.metrics = serving_metrics()

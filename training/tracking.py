@@ -3,8 +3,9 @@
 Store: withyou.paths.mlflow_tracking_uri() — SQLite under mlflow/ with artifacts in mlflow/artifacts/, unless
 MLFLOW_TRACKING_URI points elsewhere. Every run logs the resolved config, per-epoch metrics, the dataset
 manifest's content_hash, final metrics, the bundle (which is also an MLflow pyfunc model: withyou/pyfunc.py) and
-reports; the bundle becomes a new version of the registered model "withyou" with alias "challenger". `promote`
-moves alias "champion".
+reports; the bundle becomes a new version of the registered model "withyou" with alias "challenger", tagged with
+the bundle's content digest (withyou.registry.DIGEST_TAG), which serving checks. `promote` moves alias "champion"
+(the tag stays with the version).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from withyou import paths
-from withyou.registry import CHALLENGER, CHAMPION, MODEL_NAME
+from withyou.integrity import bundle_digest
+from withyou.registry import BUNDLE_ARTIFACT, CHALLENGER, CHAMPION, DIGEST_TAG, MODEL_NAME
 
 EXPERIMENT = MODEL_NAME
 
@@ -71,6 +73,8 @@ class TrainingRun:
         self.params, self.data_hash, self.model_version = params, data_hash, model_version
         self.tags = tags or {}
         self.run_id: str | None = None
+        self.bundle_digest: str | None = None
+        """withyou.integrity.bundle_digest of the bundle `log_outputs` logged; `register` records it."""
 
     def __enter__(self) -> "TrainingRun":
         import mlflow
@@ -111,7 +115,8 @@ class TrainingRun:
         import mlflow
 
         model_dir = Path(model_dir)
-        mlflow.log_artifacts(str(model_dir / "bundle"), artifact_path="bundle")
+        self.bundle_digest = bundle_digest(model_dir / "bundle")
+        mlflow.log_artifacts(str(model_dir / "bundle"), artifact_path=BUNDLE_ARTIFACT)
         self.log_pyfunc(model_dir / "bundle")
         for name in ("train_report.json", "confusion_matrix.png", "baseline.joblib"):
             if (model_dir / name).is_file():
@@ -128,7 +133,8 @@ class TrainingRun:
         from withyou.pyfunc import write_pyfunc_files
 
         with tempfile.TemporaryDirectory(prefix="withyou-pyfunc-") as staging:
-            mlflow.log_artifacts(str(write_pyfunc_files(bundle_dir, Path(staging) / "pyfunc")), artifact_path="bundle")
+            pyfunc_dir = write_pyfunc_files(bundle_dir, Path(staging) / "pyfunc")
+            mlflow.log_artifacts(str(pyfunc_dir), artifact_path=BUNDLE_ARTIFACT)
 
     def log_report(self, report_path: Path) -> None:
         import mlflow
@@ -136,18 +142,21 @@ class TrainingRun:
         mlflow.log_artifact(str(report_path), artifact_path="reports")
 
     def register(self, description: str = "") -> str:
-        """Register the logged bundle as a new version of "withyou" and point alias "challenger" at it."""
+        """Register the logged bundle as a new version of "withyou", tagged with its digest, and point alias
+        "challenger" at it."""
         import mlflow
         from mlflow import MlflowClient
 
+        if self.bundle_digest is None:
+            raise RegistryError("no bundle to register: log_outputs() logs it first")
         client = MlflowClient()
         if not client.search_registered_models(filter_string=f"name = '{MODEL_NAME}'"):
             client.create_registered_model(MODEL_NAME, description="WithYou 4-label classifier bundles (ONNX int8).")
         version = client.create_model_version(
             MODEL_NAME,
-            source=mlflow.get_artifact_uri("bundle"),
+            source=mlflow.get_artifact_uri(BUNDLE_ARTIFACT),
             run_id=self.run_id,
-            tags={"data_hash": self.data_hash, "model_version": self.model_version},
+            tags={"data_hash": self.data_hash, "model_version": self.model_version, DIGEST_TAG: self.bundle_digest},
             description=description,
         )
         client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version.version)

@@ -12,7 +12,13 @@ in it) and `write_bundle_json` keeps the record true when evaluation rewrites th
     calibration   numeric `temperature` > 0
     checksums     size and SHA-256 of every file metadata.json records and the bundle holds (only an optional file,
                   model.fp32.onnx, may be gone); a bundle exported before checksums were recorded has none: it
-                  loads with one warning per process and path, its files unverified
+                  loads with one warning per process and path, its files unverified (`withyou serve` refuses it
+                  unless told --allow-unverified-bundle; evaluation and `withyou score` load it with the warning)
+
+Checksums inside the bundle catch corruption, not tampering: whoever can rewrite a file can rewrite metadata.json
+too. `bundle_digest` is the bundle's content address, which the model registry records per version at
+registration (withyou/registry.py DIGEST_TAG), outside the artifact store; resolving a registered version
+checks it.
 
 The tokenizer and the ONNX graph are opened and checked against the labels by withyou.bundle.Classifier.
 """
@@ -85,6 +91,16 @@ def file_record(path: Path) -> dict[str, Any]:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return {"sha256": digest.hexdigest(), "bytes": path.stat().st_size}
+
+
+def bundle_digest(bundle_dir: Path) -> str:
+    """SHA-256 over the sorted (file name, file SHA-256) list of the bundle's files: BUNDLE_FILES and the optional
+    ones present, metadata.json included (labels, encoding, checksums). Files beside them — the MLflow pyfunc
+    model's (withyou/pyfunc.py) — are not part of it; the Classifier never reads them."""
+    bundle_dir = Path(bundle_dir)
+    names = sorted(name for name in (*BUNDLE_FILES, *OPTIONAL_FILES) if (bundle_dir / name).is_file())
+    listing = "".join(f"{name}\t{file_record(bundle_dir / name)['sha256']}\n" for name in names)
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
 
 
 def _write_json_atomic(path: Path, payload: Any) -> None:

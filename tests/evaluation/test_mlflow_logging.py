@@ -44,3 +44,28 @@ def test_report_files_and_metrics_are_logged_to_the_bundles_run(bundle_copy, tin
 def test_bundle_without_run_id_is_skipped_with_a_notice(bundle_copy, tiny_dataset_dir):
     evaluation = evaluate_bundle(bundle_copy, EvaluationConfig(dataset_dir=tiny_dataset_dir, peers=False))
     assert "no mlflow_run_id" in log_to_mlflow(evaluation, [])
+
+
+def test_rewriting_a_registered_bundle_updates_its_digest_so_it_still_serves(tiny_random_bundle, tmp_path, monkeypatch):
+    """Evaluation uploads its thresholds.json, calibration.json and metadata.json over the registered bundle; the
+    version's digest (withyou/registry.py) must follow, or serving would refuse every evaluated model."""
+    import numpy as np
+    from mlflow import MlflowClient
+
+    from evaluation.run import Evaluation
+    from tests.tampering import register_bundle, use_temporary_registry
+    from withyou.integrity import bundle_digest, write_bundle_json
+    from withyou.registry import DIGEST_TAG, MODEL_NAME, resolve_bundle
+
+    use_temporary_registry(tmp_path, monkeypatch)
+    version = register_bundle(tiny_random_bundle, tmp_path / "model")
+    bundle = tmp_path / "model" / "bundle"
+    write_bundle_json(bundle, "thresholds.json", {"review": 0.2, "hide": 0.8, "source": "validation"})
+    evaluation = Evaluation({"headline": {}, "bundle_written": True}, bundle, np.zeros(0), np.zeros((0, 4)), np.zeros((0, 4)))
+
+    message = log_to_mlflow(evaluation, [])
+
+    assert f"digest of registered version {version} updated" in message
+    assert MlflowClient().get_model_version(MODEL_NAME, version).tags[DIGEST_TAG] == bundle_digest(bundle)
+    served = resolve_bundle(f"models:/withyou/{version}", cache_dir=tmp_path / "cache")
+    assert json.loads((served / "thresholds.json").read_text())["review"] == 0.2

@@ -1,6 +1,7 @@
 """`withyou serve` on a bundle that cannot serve exits non-zero within seconds, saying why — no restart loop,
 no port left listening (issue 13, defect 5). The loader (withyou/integrity.py) refuses each corruption below
 and names the file; its own checks (checksums, label order, thresholds schema) are tested in tests/withyou/.
+A registered bundle tampered with consistently, and a bundle without checksums, are refused too (issue 22).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pytest
 
 from serving.process import free_port
 from tests.serving.conftest import withyou_command
+from tests.tampering import TAMPERINGS, register_bundle, store_copy, use_temporary_registry
+from withyou.integrity import CHECKSUMS_KEY
 
 EXIT_WITHIN_S = 20
 
@@ -101,3 +104,51 @@ def test_a_bad_reviewers_file_stops_serve_before_any_worker_naming_the_file(tiny
     assert seconds < EXIT_WITHIN_S, f"{seconds:.1f} s"
     assert "cannot serve: the review app does not start" in output and str(reviewers) in output, output[-1500:]
     assert "Traceback" not in output and port_is_closed(port)
+
+
+def refusal_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if "cannot serve" in line]
+
+
+@pytest.mark.parametrize("tampering", sorted(TAMPERINGS))
+def test_a_consistently_tampered_registered_champion_stops_serve_in_one_line(tiny_random_bundle, tmp_path, monkeypatch,
+                                                                            tampering):
+    """Issue 22: labels reordered in labels.json and metadata.json (or the vocabulary shuffled), checksums
+    recomputed, in the artifact store: every check inside the bundle passed and the champion served wrong answers.
+    The digest the registry recorded at registration refuses it before any server starts."""
+    from training.tracking import promote
+
+    use_temporary_registry(tmp_path, monkeypatch)
+    version = register_bundle(tiny_random_bundle, tmp_path / "model")
+    promote(version)
+    TAMPERINGS[tampering](store_copy(version))
+
+    code, output, seconds, port = serve("champion", env=dict(os.environ))
+
+    assert code == 2, output[-3000:]
+    assert seconds < EXIT_WITHIN_S, f"{seconds:.1f} s"
+    (line,) = refusal_lines(output)
+    assert f"registered model 'withyou' version {version}: its bundle's digest is" in line
+    assert "recorded at registration" in line
+    assert "Traceback" not in output and port_is_closed(port)
+
+
+def test_a_bundle_without_checksums_stops_serve_unless_allowed(tiny_random_bundle, tmp_path):
+    """Issue 22: a bundle whose metadata.json records no checksums was served with a warning only."""
+    bundle = Path(shutil.copytree(tiny_random_bundle, tmp_path / "bundle"))
+    metadata = json.loads((bundle / "metadata.json").read_text())
+    metadata.pop(CHECKSUMS_KEY)
+    (bundle / "metadata.json").write_text(json.dumps(metadata))
+
+    code, output, seconds, port = serve(bundle)
+
+    assert code == 2, output[-3000:]
+    assert seconds < EXIT_WITHIN_S, f"{seconds:.1f} s"
+    (line,) = refusal_lines(output)
+    assert "records no file checksums (metadata.json `files`)" in line and "--allow-unverified-bundle" in line
+    assert "Traceback" not in output and port_is_closed(port)
+
+    # allowed: past the pre-flight and the worker's own check, up to the review sink this test cannot build
+    code, output, _, port = serve(bundle, "--allow-unverified-bundle", "--review-sink", "tests.serving.jsonl_sink:no_such_factory")
+    assert code == 3, output[-3000:]
+    assert "a worker failed to start" in output and "no_such_factory" in output and port_is_closed(port)
