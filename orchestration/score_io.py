@@ -160,7 +160,8 @@ def _csv_rows(path: Path, columns: list[str], chunk_rows: int) -> Iterator[tuple
                 feed.read_again()
                 row += 1
                 problem = str(exc).split(" - ")[0]  # csv's "- do you need newline=''" hint is for the programmer
-                yield row, f"broken CSV record at line {feed.taken[0][0]} ({problem}; the lines after it are read again)"
+                line = feed.taken[0][0]
+                yield row, f"broken CSV record at line {line} ({problem}; the lines after it are read again)"
                 continue
             if fields:  # a blank line is no record
                 row += 1
@@ -353,8 +354,9 @@ def _not_ours(path: Path, why: str) -> NotResumable:
 
 
 def _other_version(path: Path, found: Any, model_version: str) -> NotResumable:
-    return NotResumable(f"--resume refused: {path} holds results of model version {str(found)[:80]!r}, this run's "
-                        f"model is {model_version!r}; resume with that model's bundle, or choose another output")  # fmt: skip
+    return NotResumable(f"--resume refused: {path} holds results of model version {str(found)[:80]!r}, this "
+                        f"run's model is {model_version!r}; resume with that model's bundle, or choose another "
+                        "output")  # fmt: skip
 
 
 def _lines_of(path: Path) -> Iterator[tuple[int, bytes]]:

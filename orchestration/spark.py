@@ -6,14 +6,16 @@ The model reaches Spark as the bundle's MLflow pyfunc model (withyou/pyfunc.py; 
 process (`spark.python.worker.reuse`, on by default). Each session gets `--ort-threads` threads (default 1: Spark
 already runs one task per core).
 
-Bad rows follow the local engine's rules (orchestration/score.py), written as Spark expressions: missing id,
-duplicate id (the first row in input order is kept), missing, empty or over-long text, over-long parent; a line
-that is not JSON is "malformed JSON". Spark reads with a fixed string schema, so a number where a string belongs
-is read as its text rather than refused. Rejects carry `row: null` (Spark has no cheap row number) and the id.
+Bad rows follow the local engine's rules (orchestration/score.py), written as Spark expressions: missing id, an
+id with a control or invisible character, duplicate id (the first row in input order is kept), missing, empty or
+over-long text, over-long parent; a line that is not JSON is "malformed JSON". Spark reads with a fixed string
+schema, so a number where a string belongs (an id 5, which the local engine refuses) is read as its text. Rejects
+carry `row: null` (Spark has no cheap row number) and the id.
 
 Output: a directory (Spark's own layout: part files + _SUCCESS) in the format OUTPUT names — Parquet or CSV with
-`score_<label>` columns, or JSON lines shaped like POST /classify's results. No --resume: a Spark job is rerun
-whole (Spark refuses to overwrite an existing output). The cluster recipe is in README.md, "Batch scoring".
+`score_<label>` columns (as in the local engine: quotes doubled, a cell beginning = + - @ tab CR or ' gets a
+leading ', no whitespace trimmed), or JSON lines shaped like POST /classify's results. No --resume: a Spark job is
+rerun whole (Spark refuses to overwrite an existing output). The cluster recipe is in README.md, "Batch scoring".
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from pathlib import Path
 from orchestration.score import ScoreJob, ScoreSummary, reason_kind
 
 INPUT_SCHEMA = "id STRING, text STRING, parent_text STRING, _corrupt_record STRING"
+UNSAFE_ID_CHARACTER = r"[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]"  # Java regex: orchestration.score.unsafe_character's classes
+FORMULA_CELL = r"^[=+\-@\t\r']"  # Java regex: a CSV cell score_io.csv_cell prefixes with '
 
 
 def check_java() -> None:
@@ -97,6 +101,7 @@ def with_reasons(frame, job: ScoreJob):
     reason = (
         F.when(F.col("_corrupt").isNotNull(), F.lit("malformed JSON"))
         .when(F.col("id").isNull() | (F.trim("id") == ""), F.lit(f"missing {names.id}"))
+        .when(F.col("id").rlike(UNSAFE_ID_CHARACTER), F.lit(f"{names.id} has a control or invisible character"))
         .when(F.col("text").isNull(), F.lit(f"missing {names.text}"))
         .when(F.trim("text") == "", F.lit(f"{names.text} is empty or whitespace"))
         .when(F.length("text") > limit,
@@ -171,8 +176,12 @@ def write_output(scored, job: ScoreJob, labels: list[str]) -> None:
         scores = F.struct(*(F.col(f"score_{label}").alias(label) for label in labels)).alias("scores")
         columns = ["action", "model_version", "lang", "lang_confidence", "reason"]
         scored.select("id", "label", scores, *columns).write.json(writer_target)
-    elif job.output_format == "csv":
-        scored.write.option("header", True).csv(writer_target)
+    elif job.output_format == "csv":  # the local engine's CSV cells (score_io.csv_cell): no formula runs
+        cells = [F.when(F.col(name).rlike(FORMULA_CELL), F.concat(F.lit("'"), F.col(name))).otherwise(F.col(name))
+                 .alias(name) if kind == "string" else F.col(name) for name, kind in scored.dtypes]  # fmt: skip
+        writer = scored.select(*cells).write.option("header", True).option("escape", '"')  # "" as in RFC 4180, not \"
+        # Spark trims cells it writes by default, which would turn " =1" into a formula
+        writer.option("ignoreLeadingWhiteSpace", False).option("ignoreTrailingWhiteSpace", False).csv(writer_target)
     else:
         scored.write.parquet(writer_target)
 
@@ -181,5 +190,5 @@ def read_back(spark, job: ScoreJob):
     if job.output_format == "jsonl":
         return spark.read.json(job.output_uri)
     if job.output_format == "csv":
-        return spark.read.option("header", True).csv(job.output_uri)
+        return spark.read.option("header", True).option("escape", '"').csv(job.output_uri)
     return spark.read.parquet(job.output_uri)

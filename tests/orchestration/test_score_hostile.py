@@ -11,7 +11,10 @@ import codecs
 import csv
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +107,8 @@ def jsonl_catalogue() -> list[Case]:
         Case("JSON null", b"null\n", None, "expected a JSON object, got NoneType"),
         Case("trailing garbage", _json({"id": "trailing", "text": TEXT})[:-1] + b" trailing\n", None, "malformed JSON"),
         Case("unclosed JSON string", b'{"id": "cut", "text": "I told\n', None, "malformed JSON"),
-        Case("5,000-digit number", b'{"id": "digits", "text": "x", "n": ' + b"9" * 5000 + b"}\n", None, "malformed JSON"),
+        Case("5,000-digit number", b'{"id": "digits", "text": "x", "n": ' + b"9" * 5000 + b"}\n", None,
+             "malformed JSON (a number with too many digits)"),
         post("last plain"),
     ]
 
@@ -248,7 +252,8 @@ def test_resume_after_a_lone_surrogate_row_finishes_and_rejects_it_once(tiny_ran
     assert result.exit_code == 0, result.output
     assert output_ids(output) == ["p0", "p1", "p3", "p4", "p5"]
     rejects = [json.loads(line) for line in Path(f"{output}.rejects.jsonl").read_text().splitlines()]
-    assert rejects == [{"row": 3, "id": "x", "reason": "text has a lone surrogate (U+D800 at character 5), which is no text"}]
+    reason = "text has a lone surrogate (U+D800 at character 5), which is no text"
+    assert rejects == [{"row": 3, "id": "x", "reason": reason}]
 
 
 @pytest.mark.parametrize("target", ["output", "rejects"])
@@ -346,3 +351,30 @@ def test_resume_refuses_a_last_line_that_is_no_start_of_a_result(tiny_random_bun
     result = score(str(source), "-o", str(output), "--bundle", str(tiny_random_bundle), "--resume")
     assert result.exit_code == 2 and "line 3 is not a result" in result.output
     assert output.read_bytes() == before
+
+
+def test_spark_engine_csv_cells_cannot_run_as_formulas(tiny_random_bundle, tmp_path):
+    """The Spark engine writes its own CSV; it runs in a child process, whose JVM ends with it."""
+    pytest.importorskip("pyspark", reason="the Spark engine needs the `spark` extra (pip install -e '.[spark]')")
+    if not shutil.which("java"):
+        pytest.skip("the Spark engine needs Java 17 (scripts/setup-java.sh)")
+    rows = [{"id": formula, "text": TEXT} for formula in [*FORMULA_IDS, " =1+1"]]
+    rows += [{"id": "nul\x00id", "text": TEXT}, {"id": "invoice\u202efdp.exe", "text": TEXT}]
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.csv"
+    source.write_bytes(b"".join(_json(row) for row in rows))
+    command = [sys.executable, "-P", "-m", "orchestration.cli", "score", str(source), "-o", str(output),
+               "--bundle", str(tiny_random_bundle), "--engine", "spark", "--spark-master", "local[1]",
+               "--no-progress"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    ids = []
+    for part in sorted(output.glob("part-*.csv")):
+        with open(part, encoding="utf-8", newline="") as handle:
+            records = list(csv.DictReader(handle))
+        assert [cell for r in records for cell in r.values() if cell.startswith(FORMULA_START)] == []
+        ids += [r["id"] for r in records]
+    assert sorted(score_io.from_csv_cell(i) for i in ids) == sorted([*FORMULA_IDS, " =1+1"])
+    reasons = [json.loads(line)["reason"] for line in Path(f"{output}.rejects.jsonl").read_text().splitlines()]
+    assert reasons == ["id has a control or invisible character"] * 2
