@@ -34,15 +34,16 @@ and sufficiency against random words).
 
 from __future__ import annotations
 
-import math
+import bisect
 import re
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from withyou.bundle import Classifier, Item
-from withyou.encoding import model_input, prepare_text, reads_parent
+from withyou.encoding import model_input, normalize_text, prepare_text, reads_parent
 
 MIN_SPAN_WEIGHT = 0.02
 """Words whose removal moves the target probability by less than this are left out of the spans."""
@@ -55,6 +56,8 @@ most influential passages explained instead (module docstring)."""
 MIN_RUN_BUDGET = 8
 SCAN_CHUNK = 32
 """Occluded variants tokenised at once while looking for the words the model reads."""
+WINDOW_MARGIN = 8
+"""Words checked past each end of the estimated window (normalisation can move a word's position a little)."""
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
 _WORD = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
@@ -157,51 +160,88 @@ class Occluder:
             self.fixed: str | None = self.prepare(other)
         else:
             self.fixed = self.prepare(other) if reads_parent(other, classifier.encoding) else None
-        self.full = self.encode_texts([self.text])[0]
+        self.sequence = 1 if self.fixed is not None and not parent else 0
+        """Which sequence of the tokenizer's input holds the occluded text: the reply is the second of a pair."""
+        (full,) = self.tokenize([self.text])
+        self.full = as_encoded(full)
+        self.full_read = self.read_ids(full)
+        self.read_offsets = [o for o, s in zip(full.offsets, full.sequence_ids) if s == self.sequence and o[1] > o[0]]
         self._variants: dict[int, Encoded] = {}
 
     def prepare(self, text: str) -> str:
         spec = self.classifier.encoding
         return prepare_text(text, self.classifier.normalize, spec.head_chars, spec.tail_chars)
 
-    def encode_texts(self, texts: Sequence[str]) -> list[Encoded]:
-        """The post with the occluded text replaced by each of `texts`."""
+    def tokenize(self, texts: Sequence[str]) -> list[Any]:
+        """Tokenizer encodings of the post with the occluded text replaced by each of `texts`."""
         if self.parent:
             read = [reads_parent(text, self.classifier.encoding) for text in texts]
             inputs = [model_input(self.fixed, self.prepare(t) if r else None) for t, r in zip(texts, read)]
         else:
             inputs = [model_input(self.prepare(text), self.fixed) for text in texts]
-        return [Encoded(e.ids, e.attention_mask, e.type_ids) for e in self.classifier.tokenizer.encode_batch(inputs)]
+        return self.classifier.tokenizer.encode_batch(inputs)
+
+    def read_ids(self, encoding: Any) -> list[int]:
+        """The ids of the occluded text that the model reads (its sequence, within the truncation)."""
+        if self.parent and self.fixed is not None and len(set(s for s in encoding.sequence_ids if s is not None)) < 2:
+            return []  # the parent is not read (a single-segment model, or an empty parent)
+        return [i for i, s in zip(encoding.ids, encoding.sequence_ids) if s == self.sequence]
 
     def encode_without(self, groups: Sequence[Sequence[int]]) -> list[Encoded]:
         """The post with each group of words (indices into `words`) deleted."""
-        return self.encode_texts([without(self.text, [self.words[i] for i in group]) or " " for group in groups])
+        texts = [without(self.text, [self.words[i] for i in group]) or " " for group in groups]
+        return [as_encoded(encoding) for encoding in self.tokenize(texts)]
+
+    def candidates(self) -> list[int]:
+        """Words that may be inside the window, from where the read tokens sit in the prepared text (head, and
+        the start of a clipped text's tail), mapped back to words by the length of each word's normalised prefix
+        (or suffix), with `WINDOW_MARGIN` words to spare on each side."""
+        if not self.words or not self.full_read:
+            return []
+        spec = self.classifier.encoding
+        normal = normalize_text if self.classifier.normalize else (lambda text: text)
+        length = len(normal(self.text))
+        head = spec.head_chars if length > spec.head_chars + spec.tail_chars else length
+        head_reach = max((end for start, end in self.read_offsets if start < head), default=0)
+        n = len(self.words)
+        starts = [start for start, _ in self.words]
+        last_head = bisect.bisect_left(range(n), head_reach, key=lambda i: len(normal(self.text[: starts[i]])))
+        chosen = set(range(min(n, last_head + WINDOW_MARGIN)))
+        tail_reach = max((end for start, end in self.read_offsets if start >= head), default=None)
+        if tail_reach is not None:  # the tail is read from its start: [length - tail, that + read) in the normal text
+            tail_read = tail_reach - (len(self.prepare(self.text)) - spec.tail_chars)
+
+            def before_end(i: int) -> int:  # minus the normalised length from word i to the end: non-decreasing
+                return -len(normal(self.text[starts[i] :]))
+
+            first = bisect.bisect_left(range(n), -spec.tail_chars, key=before_end)
+            last = bisect.bisect_right(range(n), tail_read - spec.tail_chars, key=before_end)
+            chosen.update(range(max(0, first - WINDOW_MARGIN), min(n, last + WINDOW_MARGIN)))
+        return sorted(chosen)
 
     def read_words(self) -> list[int]:
-        """Indices of the words whose deletion changes what the model reads: from the start, then from the end
-        (a clipped text's tail), a chunk at a time, each scan stopping at the first chunk that changes nothing."""
-        read: list[int] = []
-        seen: set[int] = set()
-        for order in (range(len(self.words)), range(len(self.words) - 1, -1, -1)):
-            order = [i for i in order if i not in seen]
-            for start in range(0, len(order), SCAN_CHUNK):
-                chunk = order[start : start + SCAN_CHUNK]
-                seen.update(chunk)
-                changed = [
-                    (i, encoded)
-                    for i, encoded in zip(chunk, self.encode_without([[i] for i in chunk]))
-                    if encoded.ids != self.full.ids
-                ]
-                for i, encoded in changed:
-                    self._variants[i] = encoded
+        """Indices of the words the model reads: deleting one changes the ids read from the occluded text before
+        they run out. (Comparing just the common length ignores a word past the window whose deletion only moves
+        the truncation's split between post and parent by a token.)"""
+        read = []
+        for start in range(0, len(chosen := self.candidates()), SCAN_CHUNK):
+            chunk = chosen[start : start + SCAN_CHUNK]
+            texts = [without(self.text, [self.words[i]]) or " " for i in chunk]
+            for i, encoding in zip(chunk, self.tokenize(texts)):
+                ids = self.read_ids(encoding)
+                common = min(len(ids), len(self.full_read))
+                if ids[:common] != self.full_read[:common] or (common == 0 and ids != self.full_read):
+                    self._variants[i] = as_encoded(encoding)
                     read.append(i)
-                if not changed:
-                    break
-        return sorted(read)
+        return read
 
     def variant(self, index: int) -> Encoded:
         """The post without word `index` (one that `read_words` found)."""
         return self._variants[index]
+
+
+def as_encoded(encoding: Any) -> Encoded:
+    return Encoded(encoding.ids, encoding.attention_mask, encoding.type_ids)
 
 
 def occlusion(

@@ -186,3 +186,28 @@ def test_variants_keep_no_tokenizer_overflow(tiny_bundle):
 
     assert isinstance(occluder.full, Encoded)
     assert all(isinstance(occluder.variant(i), Encoded) for i in occluder.read_words())
+
+
+def test_a_post_and_parent_of_equal_length_cost_only_the_words_read(tiny_bundle):
+    """Deleting a word past the window of a post as long as its parent still moves the truncation's split between
+    them by a token; that word is not read and is not run (the probe's worst case: 5,000 + 5,000 characters)."""
+    classifier = CountingClassifier.from_bundle(tiny_bundle)
+    text = varied(1250)[:5000]
+    CountingClassifier.runs = 0
+
+    (explanation,) = explain(classifier, [Item(text=text, parent_text=text)])
+
+    assert explanation.text.words_read <= classifier.max_length
+    assert CountingClassifier.runs <= 2 + classifier.max_length
+
+
+def test_the_start_of_a_clipped_tail_is_explained_when_the_model_reads_it(tiny_bundle):
+    """A head of a few very long words leaves room in the window for the tail (the last 500 characters)."""
+    classifier = KeywordClassifier.from_bundle(tiny_bundle)
+    unknown_word = "abcdefghij" * 16  # one [UNK] token of 160 characters
+    text = " ".join([unknown_word] * 14) + " filler" * 300 + " so liar " + "end " * 120
+
+    (explanation,) = explain(classifier, [Item(text=text)])
+
+    (span,) = explanation.text.harassing
+    assert text[span.start : span.end] == "liar" and span.start > 4000
