@@ -32,7 +32,8 @@ from serving.guard import RequestGuard
 from serving.hooks import ReviewCandidate, ReviewQueue, load_sink, now_utc
 from serving.metrics import serving_metrics
 from serving.openapi import OpenAPIDocs
-from serving.review.app import review_app
+from serving.review.app import MOUNT_PATH, review_app
+from serving.review.security import SecurityHeaders
 from serving.scheduler import Admission, Scheduler
 from serving.schemas import ClassifyItem, ClassifyItems, ClassifyResult
 from withyou.bundle import BundleError, Classifier, Item
@@ -69,7 +70,7 @@ def stop_server_on_failure(exc: BaseException) -> None:
     workers=settings.workers,
     traffic={"timeout": settings.request_timeout_s},
 )
-@bentoml.asgi_app(review_app(served_bundle=settings.bundle), path="/review")  # reviewers use the served labels
+@bentoml.asgi_app(review_app(served_bundle=settings.bundle), path=MOUNT_PATH)  # reviewers use the served labels
 class WithYou:
     """Classifies posts as disclosure / supportive / harassing / neutral and maps P(harassing) to an action."""
 
@@ -208,3 +209,4 @@ WithYou.add_asgi_middleware(
     admission=admission,
 )
 WithYou.add_asgi_middleware(OpenAPIDocs)  # /docs.json true to what the guard answers
+WithYou.add_asgi_middleware(SecurityHeaders, prefix=MOUNT_PATH)  # also on the router's redirect /review → /review/

@@ -15,8 +15,27 @@ from pydantic import BaseModel, ConfigDict, Field
 from serving.review.models import LABEL_CHARS, OPEN_STATUSES, STATUSES
 from serving.review.store import MAX_OFFSET, ReviewError, ReviewStore
 
-router = APIRouter(prefix="/api")
 MAX_NOTE_CHARS = 2000
+ERRORS: dict[int | str, str] = {  # what any reviewer route may answer (serving/review/app.py; README "Errors")
+    400: "bad body, query or path parameter: `error` names the field and the rule it broke",
+    401: "no or wrong reviewer credentials",
+    403: "a change authenticated by HTTP Basic without the CSRF token",
+    404: "no such item",
+    405: "a method the route does not take; `Allow` lists the ones it does",
+    409: "state conflict: claimed by another reviewer, already decided, not yours to undo",
+    503: "the review store is unavailable",
+    "default": "500: an internal error, without detail",
+}
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="what is wrong, in one line; never the post text")
+
+
+# Documenting 400 (and a default) also keeps FastAPI from adding the 422 this app never answers.
+router = APIRouter(
+    prefix="/api", responses={status: {"model": ErrorBody, "description": why} for status, why in ERRORS.items()}
+)
 
 
 class DecideBody(BaseModel):

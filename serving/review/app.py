@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Mount
+from starlette.routing import Match, Mount
 
 from serving.review import api, ui
 from serving.review.config import ReviewSettings, get_review_settings, label_set
@@ -38,6 +38,7 @@ from withyou.logs import configure_logging
 logger = logging.getLogger("withyou.serving.review")
 MOUNT_PATH = "/review"
 MAX_LISTED_PROBLEMS = 5
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 
 
 def review_app(settings: ReviewSettings | None = None, served_bundle: str | None = None) -> Any:
@@ -67,8 +68,9 @@ def build_app(settings: ReviewSettings, store: ReviewStore | None = None, labels
     app.state.labels = labels
     app.include_router(api.router)
     app.include_router(ui.router)
-    # Claim every path under /review, so unknown ones also pass authentication (BentoML's mount is passive).
-    app.add_api_route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    # Claim every path and method under /review, so unknown ones also pass authentication (BentoML's mount is
+    # passive), and a known path asked with another method gets 405 + Allow rather than this route's 404.
+    app.add_api_route("/{path:path}", not_found_or_wrong_method, methods=ANY_METHOD, include_in_schema=False)
     app.add_exception_handler(ReviewError, review_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
@@ -84,7 +86,7 @@ def error_response(request: Request, status: int, message: str, headers: dict | 
         return JSONResponse({"error": message}, status_code=status, headers=headers)
     if getattr(request.state, "reviewer", None) is None:
         return HTMLResponse(f"<!doctype html><title>{status}</title><p>error {status}</p>", status, headers=headers)
-    return ui.error_page(request, status, message)
+    return ui.error_page(request, status, message, headers)
 
 
 async def review_error(request: Request, exc: Exception) -> Response:
@@ -112,7 +114,17 @@ async def store_down(request: Request, exc: Exception) -> Response:
     return error_response(request, 503, "the review store is unavailable; try again shortly")
 
 
-def not_found(path: str) -> None:
+def not_found_or_wrong_method(request: Request, path: str) -> None:
+    """405 with `Allow` (the methods another route takes this path with) when the path is known, else 404."""
+    routes = request.app.router.routes
+    others = [route for route in routes if getattr(route, "endpoint", None) is not not_found_or_wrong_method]
+    allowed = [
+        method
+        for method in ANY_METHOD
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in others)
+    ]
+    if allowed:
+        raise StarletteHTTPException(405, headers={"Allow": ", ".join(allowed)})
     raise StarletteHTTPException(404)
 
 
@@ -125,10 +137,10 @@ def disabled_app() -> Starlette:
 
     from starlette.routing import Route
 
-    return Starlette(routes=[Route("/{path:path}", off, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])])
+    return Starlette(routes=[Route("/{path:path}", off, methods=ANY_METHOD)])
 
 
-def standalone_app() -> Starlette:
+def standalone_app() -> Any:
     """The reviewer app alone, under /review as in the BentoML service (for `withyou review serve`).
 
     /readyz (no credentials, no data) answers 200 once the app is built, for process managers and tests.
@@ -138,4 +150,5 @@ def standalone_app() -> Starlette:
     async def ready(request: Request) -> JSONResponse:
         return JSONResponse({"ready": True})
 
-    return Starlette(routes=[Route("/readyz", ready), Mount(MOUNT_PATH, app=review_app())])
+    routes = [Route("/readyz", ready), Mount(MOUNT_PATH, app=review_app())]
+    return SecurityHeaders(Starlette(routes=routes), prefix=MOUNT_PATH)  # the router's /review → /review/ too

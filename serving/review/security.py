@@ -181,13 +181,20 @@ async def unauthorized(scope: dict, send: Any, reason: str) -> None:
 
 
 class SecurityHeaders:
-    """ASGI middleware adding the CSP and the other security headers to every response, errors included."""
+    """ASGI middleware adding the CSP and the other security headers to every response, errors included.
 
-    def __init__(self, app: Any) -> None:
+    With `prefix` it covers only that path and the paths under it: in front of the router that mounts the reviewer
+    app at /review, it also covers the answers the router gives itself, such as the redirect /review → /review/.
+    """
+
+    def __init__(self, app: Any, prefix: str = "") -> None:
         self.app = app
+        self.prefix = prefix
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        path = scope.get("path", "")
+        covered = not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
+        if scope["type"] != "http" or not covered:
             await self.app(scope, receive, send)
             return
 

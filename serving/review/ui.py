@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from serving.review.api import MAX_NOTE_CHARS, check_csrf, reviewer_of, store_of
+from serving.review.api import ERRORS, MAX_NOTE_CHARS, check_csrf, reviewer_of, store_of
 from serving.review.models import LABEL_CHARS, OPEN_STATUSES
 from serving.review.store import ESCALATE, NotFound
 from withyou.explain import segments, top_words
@@ -29,7 +29,7 @@ VIEWS = {"open": OPEN_STATUSES, "escalated": ("escalated",), "decided": ("decide
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined, trim_blocks=True
 )
-router = APIRouter()
+router = APIRouter(responses={status: {"description": f"{why} (an HTML page)"} for status, why in ERRORS.items()})
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -60,8 +60,10 @@ def score_rows(item: dict[str, Any], labels: tuple[str, ...]) -> list[tuple[str,
     return [(name, scores.get(name)) for name in (*labels, *extra)]
 
 
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    return render(request, "error.html", status_code=status, status=status, message=message)
+def error_page(request: Request, status: int, message: str, headers: dict | None = None) -> HTMLResponse:
+    page = render(request, "error.html", status_code=status, status=status, message=message)
+    page.headers.update(headers or {})
+    return page
 
 
 @router.get("/", response_class=HTMLResponse, name="queue_page")

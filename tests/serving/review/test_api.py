@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from serving.review.security import SECURITY_HEADERS
 from tests.serving.review.conftest import ALICE_KEY, BOB_KEY, CLASSIFY_KEY
 
 
@@ -146,3 +147,16 @@ def test_an_explained_classification_reaches_the_queue_with_its_spans(review_ser
 
     assert item["explanation"]["label"] == item["label"]
     assert set(item["explanation"]["text"]) == {"label", "harassing"}
+
+
+def test_the_redirect_to_the_review_ui_carries_the_security_headers(review_server):
+    response = httpx.get(f"{review_server.url}/review", timeout=10)  # answered by BentoML's router, not the app
+
+    assert response.status_code == 307 and response.headers["location"].endswith("/review/")
+    assert all(response.headers[name.decode()] == value.decode() for name, value in SECURITY_HEADERS)
+
+
+def test_a_known_review_path_asked_with_another_method_is_a_405_in_the_bentoml_mount(review_server):
+    response = review_server.api("PUT", "/queue")
+
+    assert response.status_code == 405 and response.headers["allow"] == "GET"

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from serving.process import free_port, start_process, stop_process
+from serving.review.security import SECURITY_HEADERS
 from tests.serving.conftest import withyou_command
 from tests.serving.review.conftest import ALICE_KEY, write_reviewers
 
@@ -46,3 +47,10 @@ def test_a_bad_id_does_not_break_the_keep_alive_connection(review_only):
     assert bad.headers["content-security-policy"].startswith("default-src 'self'")
     assert [r.status_code for r in following] == [200, 200, 200]
     assert len(set(addresses)) == 1, "the server closed the connection after the error"
+
+
+def test_the_redirect_to_the_review_ui_carries_the_security_headers(review_only):
+    response = httpx.get(f"{review_only}/review", timeout=10)
+
+    assert response.status_code == 307 and response.headers["location"].endswith("/review/")
+    assert all(response.headers[name.decode()] == value.decode() for name, value in SECURITY_HEADERS)
