@@ -51,6 +51,9 @@ def serve(
     api_key_file: Optional[Path] = typer.Option(
         None, help="file holding the API key /classify requires (or env WITHYOU_API_KEY; default: no auth)"
     ),
+    metrics_token_file: Optional[Path] = typer.Option(
+        None, help="file holding the token /metrics requires (or env WITHYOU_METRICS_TOKEN; default: no auth)"
+    ),
     max_items: Optional[int] = typer.Option(None, help=f"items per request [{S['max_items']}]"),
     max_text_chars: Optional[int] = typer.Option(None, help=f"characters per text [{S['max_text_chars']}]"),
     max_body_bytes: Optional[int] = typer.Option(None, help=f"request body cap in bytes [{S['max_body_bytes']}]"),
@@ -80,7 +83,9 @@ def serve(
     )  # fmt: skip
     overrides = {name: value for name, value in flags.items() if value is not None}
     if api_key_file is not None:
-        overrides["api_key"] = read_api_key(api_key_file)
+        overrides["api_key"] = read_secret(api_key_file, "API key")
+    if metrics_token_file is not None:
+        overrides["metrics_token"] = read_secret(metrics_token_file, "metrics token")
     try:
         settings = ServingSettings(**overrides)
         configure_logging(settings.log_level)
@@ -164,11 +169,12 @@ def bentoml_home(port: int) -> dict[str, str]:
     return {"BENTOML_HOME": str(home)}
 
 
-def read_api_key(path: Path) -> str:
+def read_secret(path: Path, what: str) -> str:
+    """The secret in a file (an API key, a token), kept off the command line and out of `ps`."""
     try:
-        key = path.read_text(encoding="utf-8").strip()
+        secret = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise typer.BadParameter(f"cannot read API key file {path}: {exc.strerror}") from None
-    if not key:
-        raise typer.BadParameter(f"API key file {path} is empty")
-    return key
+        raise typer.BadParameter(f"cannot read {what} file {path}: {exc.strerror}") from None
+    if not secret:
+        raise typer.BadParameter(f"{what} file {path} is empty")
+    return secret

@@ -57,6 +57,7 @@ class ServingSettings(BaseSettings):
     hide_threshold: float | None = Field(None, ge=0.0, le=1.0, description="override the bundle's hide threshold")
 
     api_key: SecretStr | None = Field(None, description="when set, /classify needs `Authorization: Bearer <key>` or `X-API-Key`")
+    metrics_token: SecretStr | None = Field(None, description="when set, /metrics needs `Authorization: Bearer <token>`")
 
     max_items: int = Field(256, ge=1)
     max_text_chars: int = Field(5000, ge=1)
@@ -127,9 +128,10 @@ class ServingSettings(BaseSettings):
         return env
 
     def safe_summary(self) -> dict[str, object]:
-        """The resolved settings for logs: the API key is reported as set or not, never shown."""
-        summary = self.model_dump(exclude={"api_key"})
+        """The resolved settings for logs: the API key and the metrics token are reported as set or not, never shown."""
+        summary = self.model_dump(exclude={"api_key", "metrics_token"})
         summary["api_key"] = "set" if self.api_key else "off"
+        summary["metrics_token"] = "set" if self.metrics_token else "off"
         summary["review_actions"] = sorted(self.review_actions)
         return summary
 

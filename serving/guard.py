@@ -110,6 +110,7 @@ class RequestGuard:
             body = await self.read_body(receive)
             body = spread_explain(body)
             admitted = self.admit(self.count_items(body))
+            await self.app(scope, replay(body, receive), response.send)
         except Rejection as rejection:
             response.status, response.reason = rejection.status, rejection.reason
             response.finish()
@@ -117,8 +118,10 @@ class RequestGuard:
             await send_json(send, rejection.status, json_body({"error": rejection.message, **rejection.extra}), headers)
         except ClientGone:
             response.status, response.reason = 499, "client_disconnected"
-        else:
-            await self.app(scope, replay(body, receive), response.send)
+        except asyncio.CancelledError:  # BentoML's request timeout (traffic.timeout) cancels us and answers 504
+            if response.status is None:
+                response.status, response.reason = 504, "timeout"
+            raise
         finally:
             self.admission.release(admitted)
             response.finish()

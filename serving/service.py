@@ -11,6 +11,8 @@ Run it with `withyou serve` (serving/cli.py), which checks the bundle loads, res
 - Items whose action is in `review_actions` go to the review hook (serving/hooks.py), off the request path.
 - /review is the reviewer API and UI (serving/review/), on when WITHYOU_REVIEW_REVIEWERS_FILE is set.
 - Logs carry escaped item ids, labels, actions and timings — never post text (withyou/logs.py).
+- /metrics is served by serving/metrics.py (`HTTPMetrics`: route-template labels, optional token); BentoML's own
+  metrics are off, because they label by the raw request path (serving/metrics.py says why).
 
 Nothing here imports torch or transformers (tests/serving/test_no_torch.py checks the running server).
 """
@@ -30,7 +32,7 @@ import bentoml
 from serving.config import get_settings
 from serving.guard import RequestGuard
 from serving.hooks import ReviewCandidate, ReviewQueue, load_sink, now_utc
-from serving.metrics import serving_metrics
+from serving.metrics import HTTPMetrics, serving_metrics
 from serving.openapi import OpenAPIDocs
 from serving.review.app import MOUNT_PATH, review_app
 from serving.review.security import SecurityHeaders
@@ -69,6 +71,7 @@ def stop_server_on_failure(exc: BaseException) -> None:
     name="withyou",
     workers=settings.workers,
     traffic={"timeout": settings.request_timeout_s},
+    metrics={"enabled": False},  # HTTPMetrics serves /metrics instead (serving/metrics.py)
 )
 @bentoml.asgi_app(review_app(served_bundle=settings.bundle), path=MOUNT_PATH)  # reviewers use the served labels
 class WithYou:
@@ -200,6 +203,9 @@ class WithYou:
             self.review.close()
 
 
+WithYou.add_asgi_middleware(  # the first added is the outermost: it sees every answer of the ones below
+    HTTPMetrics, token=settings.metrics_token.get_secret_value() if settings.metrics_token else None
+)
 WithYou.add_asgi_middleware(
     RequestGuard,
     path="/classify",

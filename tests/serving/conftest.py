@@ -1,8 +1,8 @@
 """Real servers for the serving tests: `withyou serve` on 127.0.0.1 with the tiny bundle, in a subprocess.
 
 `server` runs with the defaults (no API key). `configured_server` turns on what is off by default: an API key
-(from a file), threshold overrides that send every post to review, and a review sink that appends candidates
-to a JSONL file (tests/serving/jsonl_sink.py) and fails on purpose for ids starting with "fail".
+and a /metrics token (from files), threshold overrides that send every post to review, and a review sink that
+appends candidates to a JSONL file (tests/serving/jsonl_sink.py) and fails on purpose for ids starting with "fail".
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from serving.process import ServerStartError, free_port, start_process, stop_pro
 
 STARTUP_TIMEOUT_S = 120
 API_KEY = "test-key-0123456789"
+METRICS_TOKEN = "metrics-token-0123456789"
 
 
 @dataclass
@@ -80,11 +81,14 @@ def configured_server(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactor
     directory = tmp_path_factory.mktemp("configured_server")
     key_file = directory / "api_key"
     key_file.write_text(API_KEY + "\n", encoding="utf-8")
+    token_file = directory / "metrics_token"
+    token_file.write_text(METRICS_TOKEN + "\n", encoding="utf-8")
     sink_path = directory / "review.jsonl"
     running = start_server(
         tiny_bundle,
         directory / "server.log",
         "--api-key-file", str(key_file),
+        "--metrics-token-file", str(token_file),
         "--review-threshold", "0.0",
         "--hide-threshold", "1.0",
         "--review-sink", "tests.serving.jsonl_sink:make_sink",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.serving.conftest import API_KEY
+from tests.serving.conftest import API_KEY, METRICS_TOKEN
 
 ITEMS = [{"id": "auth-1", "text": "thank you for speaking up"}]
 
@@ -45,6 +45,12 @@ def test_auth_is_checked_before_the_body(configured_server):
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
-def test_operations_endpoints_need_no_key(configured_server, path):
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_endpoints_need_no_key(configured_server, path):
     assert httpx.get(f"{configured_server.url}{path}", timeout=10).status_code == 200
+
+
+def test_metrics_need_no_api_key_only_their_token(configured_server):
+    response = httpx.get(f"{configured_server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10)
+
+    assert response.status_code == 200

@@ -43,6 +43,13 @@ def test_api_key_never_appears_in_the_logged_summary():
     assert "very-secret" not in str(summary)
 
 
+def test_metrics_token_never_appears_in_the_logged_summary():
+    summary = ServingSettings(metrics_token="token-secret").safe_summary()
+
+    assert summary["metrics_token"] == "set"
+    assert "token-secret" not in str(summary)
+
+
 def test_threads_split_the_cores_between_workers():
     assert ServingSettings(ort_threads=3).threads_per_worker() == 3
     assert ServingSettings(workers=64).threads_per_worker() == 1

@@ -55,10 +55,6 @@ def test_metrics_count_errors_by_reason(server):
     assert metric_value(scrape(server), "withyou_errors_total", reason="validation") == before + 1
 
 
-def test_metrics_include_bentoml_series(server):
-    assert "bentoml_service_request_duration_seconds" in scrape(server)
-
-
 def test_openapi_spec_documents_classify_and_its_limits(server):
     spec = httpx.get(f"{server.url}/docs.json", timeout=10).json()
 

@@ -6,10 +6,11 @@ import time
 
 import httpx
 
-from tests.serving.conftest import API_KEY, read_sink
+from tests.serving.conftest import API_KEY, METRICS_TOKEN, read_sink
 from tests.serving.test_ops import metric_value
 
 AUTH = {"X-API-Key": API_KEY}
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def test_threshold_override_sends_every_post_to_review(configured_server):
@@ -35,7 +36,7 @@ def test_review_candidates_reach_the_sink_with_their_context(configured_server):
 
 def test_failing_sink_never_fails_classify_and_is_counted(configured_server):
     def failed() -> float:
-        text = httpx.get(f"{configured_server.url}/metrics", timeout=10).text
+        text = httpx.get(f"{configured_server.url}/metrics", headers=METRICS_AUTH, timeout=10).text
         return metric_value(text, "withyou_review_candidates_total", outcome="failed")
 
     before = failed()
