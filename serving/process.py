@@ -1,7 +1,9 @@
-"""A server process on loopback: start it, wait until /readyz answers 200, stop it and its workers.
+"""A server process on loopback: start it, wait until /readyz answers 200, stop it and every process under it.
 
 Shared by the serving tests (tests/serving/conftest.py) and benchmarks/bench_serving.py, which both run real
-`bentoml serve` processes. The process gets its own session, so stopping it can kill the workers it forked.
+`bentoml serve` processes. Stopping reaches the whole process tree, not only the process group: BentoML's workers
+can live outside the group of the process that started them, and a worker whose arbiter died (`kill -9`) would
+otherwise be reparented to init and keep running.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 
 class ServerStartError(RuntimeError):
@@ -47,15 +50,48 @@ def start_process(
 
 
 def stop_process(process: subprocess.Popen) -> None:
-    """SIGTERM the BentoML arbiter (it stops its workers); SIGKILL the process group if it lingers."""
+    """SIGTERM the server (BentoML's arbiter stops its workers); SIGKILL whatever of its tree lingers."""
+    tree = descendants(process)  # listed while the parent lives: once it is gone, its orphans cannot be found
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             pass
+    kill_tree(process, tree)
+
+
+def kill_process(process: subprocess.Popen) -> None:
+    """`kill -9` of a whole server: SIGKILL the process, its process group and every descendant at once."""
+    kill_tree(process, descendants(process))
+
+
+def descendants(process: subprocess.Popen) -> list[psutil.Process]:
+    try:
+        return psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def kill_tree(process: subprocess.Popen, tree: list[psutil.Process]) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    for child in tree:
+        try:
+            child.kill()  # psutil checks the pid still belongs to the same process (no pid-reuse accident)
+        except psutil.NoSuchProcess:
+            pass
     process.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(is_alive(child) for child in tree) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def is_alive(process: psutil.Process) -> bool:
+    """Running, or stopped; not gone and not a zombie (an exited process its parent has not reaped yet)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -7,11 +7,16 @@ in tests/fixtures/training/ stand in for any label the seed corpus does not cove
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
+import os
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from withyou.encoding import NORMALIZATION
@@ -20,6 +25,8 @@ from withyou.paths import SEED_DIR
 from withyou.records import Record, read_jsonl, write_jsonl
 
 FIXTURES = Path(__file__).parent / "fixtures"
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+LINGER_S = 10  # how long processes may take to exit after the last test
 HANDWRITTEN = FIXTURES / "training" / "handwritten.jsonl"
 PER_LABEL = {"train": 6, "validation": 2, "test": 2}
 
@@ -121,3 +128,46 @@ def tiny_random_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_bundles import export_tiny
 
     return export_tiny("bert", tmp_path_factory.mktemp("tiny_random") / "bundle")
+
+
+def adopt_orphans() -> None:
+    """Make pytest the reaper of its orphaned descendants (Linux): a process a test started and lost track of — a
+    worker whose server was killed — then stays below pytest instead of being reparented to init, unseen."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def running_descendants() -> list[psutil.Process]:
+    """Processes below pytest that still run; exited ones nobody reaped yet (zombies) are reaped and left out."""
+    running = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+            elif process.ppid() == os.getpid():
+                os.waitpid(process.pid, os.WNOHANG)
+        except (psutil.NoSuchProcess, ChildProcessError):
+            pass
+    return running
+
+
+def describe(process: psutil.Process) -> str:
+    try:
+        return f"{process.pid} {' '.join(process.cmdline())[:160]}"
+    except psutil.NoSuchProcess:
+        return f"{process.pid} (gone)"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_outlives_the_tests() -> Iterator[None]:
+    """Every process a test starts is stopped by the end of the run, the workers of a killed server included.
+    Set up before every other session fixture, so it checks after all of them have been torn down."""
+    adopt_orphans()
+    yield
+    deadline = time.monotonic() + LINGER_S
+    while (left := running_descendants()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    described = [describe(process) for process in left]
+    for process in left:
+        process.kill()  # so that a failing run at least leaves nothing behind
+    assert not described, "processes started by the tests still run after them:\n" + "\n".join(described)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -33,8 +34,23 @@ ROWS = [{"id": f"s{i}", "text": f"{TEXTS[i % 6][0]} ({i})", "parent_text": TEXTS
 BAD = [{"id": "s0", "text": "a second s0"}, {"id": "blank", "text": "  "}, {"text": "no id"}, {"id": "long", "text": "y" * 5001}]
 
 
+def stop_spark_jvm() -> None:
+    """Stop the JVM the in-process run started: Spark keeps it until the Python process exits (it quits when its
+    stdin closes), and no test may leave a process running (tests/conftest.py)."""
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        SparkContext._active_spark_context.stop()
+    gateway = SparkContext._gateway
+    if gateway is not None:
+        gateway.shutdown()
+        gateway.proc.stdin.close()
+        gateway.proc.wait(timeout=60)
+        SparkContext._gateway = SparkContext._jvm = None
+
+
 @pytest.fixture(scope="module")
-def spark_run(fp32_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def spark_run(fp32_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     directory = tmp_path_factory.mktemp("spark_score")
     source = directory / "in.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in ROWS + BAD) + "not json\n", encoding="utf-8")
@@ -45,7 +61,8 @@ def spark_run(fp32_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> di
          "--spark-master", "local[2]", "--chunk-rows", "64", "--no-progress"],
         catch_exceptions=False,
     )  # fmt: skip
-    return {"result": result, "output": output, "directory": directory}
+    yield {"result": result, "output": output, "directory": directory}
+    stop_spark_jvm()
 
 
 def test_spark_labels_equal_the_classifier_on_the_same_rows(spark_run, fp32_bundle):

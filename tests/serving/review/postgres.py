@@ -124,6 +124,10 @@ class PostgresServer:
                 os.kill(pid, 0)
             except ProcessLookupError:
                 return
+            try:
+                os.waitpid(pid, os.WNOHANG)  # the orphaned postmaster is pytest's child (tests/conftest.py: adopt_orphans)
+            except ChildProcessError:
+                pass
             time.sleep(0.02)
         # The dead postmaster is a zombie nobody reaps (a container's PID 1 may not), and the next postmaster
         # would take its pid for a running server. Nothing of it is alive, so its lock file is stale: remove it.

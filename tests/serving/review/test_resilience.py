@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
-
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from serving.process import kill_process
 from tests.serving.conftest import stop_server
 from tests.serving.review.conftest import CLASSIFY_KEY, ReviewServer, start_review_server
 from tests.serving.test_ops import metric_value
@@ -77,8 +75,7 @@ def test_a_decision_committed_before_kill_9_survives_the_restart(tiny_bundle, tm
         decided = first.api("POST", f"/items/{item_id}/decide", json={"decision": "supportive", "note": "kept"})
         assert decided.status_code == 200
     finally:
-        os.killpg(first.server.process.pid, signal.SIGKILL)
-        first.server.process.wait(timeout=10)
+        kill_process(first.server.process)  # kill -9 of the supervisor, BentoML's arbiter and its workers at once
 
     second = start_review_server(tiny_bundle, tmp_path / "second", db)
     try:
