@@ -6,8 +6,9 @@ the 2024 data of `confusable-homoglyphs` 3.3.1 has the same pairs): every Cyrill
 leaves as it is and whose TR39 prototype is one ASCII letter. The prototypes are TR39's, so I-like capitals read
 as `l`. `scripts/confusables_table.py PATH/confusables.txt` prints the table again from a newer file.
 
-Only language detection reads the letters as Latin (withyou.language.detection_text); the model reads what
-withyou.encoding.normalize_text gives it, so a bundle keeps reading what it was trained on.
+withyou.encoding.normalize_text reads them so (the model and the language detector alike), the way NFKC folds
+full-width and mathematical letters: a disguised word is read as the word it imitates. A text without these
+letters, or not Latin at heart, is unchanged, so a bundle keeps reading what it was trained on everywhere else.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ LOOKALIKES = str.maketrans(
 """Cyrillic/Greek letter → the ASCII letter it is confusable with (TR39 prototype), for str.translate."""
 
 _WORD = re.compile(r"[^\W\d_]+")
+_LOOKALIKE = re.compile("[" + "".join(map(chr, LOOKALIKES)) + "]")
 
 
 def is_latin(char: str) -> bool:
@@ -41,6 +43,8 @@ def read_lookalikes_as_latin(text: str) -> str:
     disguise: it has more Latin letters than letters of other scripts that imitate nothing (и, л, ж, λ…). Words
     that hold such a letter are left as they are. So "уоu ѕtuріd ѕlut" reads "you stupid slut", while a Russian
     post (no Latin letters) or a Russian word inside an English one ("сука" has к) keeps its letters."""
+    if not _LOOKALIKE.search(text):
+        return text
     latin = sum(is_latin(char) for char in text)
     other = sum(is_other_script(char) for char in text)
     if latin <= other:

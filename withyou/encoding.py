@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
+from withyou.confusables import read_lookalikes_as_latin
+
 DEFAULT_MAX_LENGTH = 128
 HEAD_CHARS = 1500
 TAIL_CHARS = 500
@@ -62,8 +64,11 @@ def normalize_text(text: str) -> str:
     become `[url]`, mentions (`@name`, `[USER]`, `u/name`) become `@user` — one spelling whatever the platform,
     so the source's style is not a cue; NFKC folds look-alike letters; invisible characters go; spaced-out
     letters ("l i a r") are joined; digits and symbols inside words are read as the letters they stand for
-    ("l1ar", "b!tch"); a character repeated more than three times is cut to three. A post that is nothing but
-    wrapping keeps its original text, so the model never reads an empty string.
+    ("l1ar", "b!tch"); a character repeated more than three times is cut to three; in a Latin text in disguise,
+    Cyrillic and Greek look-alike letters are read as the Latin ones they imitate ("ѕlut" with a Cyrillic ѕ,
+    withyou.confusables — what a language detector and a reader see, and a text without such letters is
+    unchanged). A post that is nothing but wrapping keeps its original text, so the model never reads an empty
+    string.
     """
     cleaned = html.unescape(text)
     cleaned = _COMMENT.sub(" ", _SCRIPT_STYLE.sub(" ", cleaned))
@@ -75,7 +80,7 @@ def normalize_text(text: str) -> str:
     cleaned = _SPACED_LETTERS.sub(lambda m: re.sub(r"[ .*_-]", "", m.group(0)), cleaned)
     cleaned = _LEET_INSIDE.sub(lambda m: "".join(_LEET[c] for c in m.group(0)), cleaned)
     cleaned = _REPEATS.sub(r"\1\1\1", cleaned)
-    cleaned = _SPACES.sub(" ", cleaned).strip()
+    cleaned = read_lookalikes_as_latin(_SPACES.sub(" ", cleaned).strip())
     return cleaned or text.strip() or text
 
 

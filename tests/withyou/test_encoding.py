@@ -158,3 +158,9 @@ def test_feeds_are_only_the_inputs_the_graph_has():
     assert list(feeds) == ["input_ids", "attention_mask"] and feeds["input_ids"][0, -1] == 1
     with pytest.raises(ValueError, match="position_ids"):
         batch.as_feeds(["input_ids", "position_ids"])
+
+
+def test_the_model_reads_a_latin_text_in_disguise_as_the_words_it_imitates():
+    """Cyrillic look-alikes (о, ѕ, і, р) read as Latin, as NFKC reads full-width letters; a Russian post is left."""
+    assert normalize_text("уоu ѕtuріd ѕlut, nobody believes you") == "you stupid slut, nobody believes you"
+    assert normalize_text("Привет, как дела?") == "Привет, как дела?"
