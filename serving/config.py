@@ -12,9 +12,10 @@ Limits and why they are what they are:
     max_body_bytes   16 MiB: room for 256 items whose text and parent are both 5,000 characters even when every
                      character is JSON-escaped (`\\uXXXX`, 6 bytes); anything larger is refused before parsing
     max_explain_items 16 items per request with `"explain": true`: an explanation costs one model run per word the
-                     model reads (≤ ~130, about 40× a plain answer, benchmarks/bench_explain.py), so a request may
-                     ask for few
+                     model reads (≤ ~130 for the default model, benchmarks/explain_load.py), so a request may ask
+                     for few; `explain_runs_per_item` caps one item's runs
     max_queued_items 640 items admitted per worker and not yet answered (admission control, serving/scheduler.py)
+    max_queued_explain_runs 4,096 explanation runs, a separate pool: explanations never take plain items' room
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from functools import cache
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from withyou.explain import DEFAULT_RUN_BUDGET, MIN_RUN_BUDGET
 from withyou.labels import Action
 from withyou.policy import Thresholds
 from withyou.registry import CHAMPION_REF
@@ -63,6 +65,21 @@ class ServingSettings(BaseSettings):
     max_text_chars: int = Field(5000, ge=1)
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     max_explain_items: int = Field(16, ge=0, description="most items per request that may ask for an explanation")
+    explain_runs_per_item: int = Field(
+        DEFAULT_RUN_BUDGET,
+        ge=MIN_RUN_BUDGET,
+        description="model runs one explained item may cost; a longer post gets its most influential passages "
+        "explained, and the answer says so",
+    )
+    max_queued_explain_runs: int = Field(
+        4096,
+        ge=1,
+        description="explanation model runs admitted and not yet answered per worker, apart from plain items "
+        "(default: two worst-case explain requests of the default model)",
+    )
+    explain_client_share: float = Field(
+        0.5, gt=0.0, le=1.0, description="most of max_queued_explain_runs one client may hold while it has work queued"
+    )
 
     workers: int = Field(1, ge=1, description="BentoML worker processes, each with its own model copy")
     ort_threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads per worker (default: cores / workers)")

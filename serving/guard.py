@@ -27,7 +27,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from serving.metrics import serving_metrics
-from serving.scheduler import Admission, Overloaded
+from serving.scheduler import Admission, Overloaded, Ticket
+from withyou.explain import words
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -37,7 +38,6 @@ Send = Callable[[Message], Awaitable[None]]
 logger = logging.getLogger("withyou.serving")
 MAX_LISTED_PROBLEMS = 5
 TOP_LEVEL_FIELDS = {"items"}  # after spread_explain has moved a top-level "explain" onto the items
-EXPLAIN_COST = 40  # model runs per explained item, about (serving/config.py: max_explain_items)
 PLAIN_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -104,12 +104,12 @@ class RequestGuard:
             return
         request_id = request_id_of(dict(scope["headers"]))
         response = ResponseWatcher(send, request_id)
-        admitted = 0
+        admitted: Ticket | None = None
         try:
             self.check_headers(scope)
             body = await self.read_body(receive)
             body = spread_explain(body)
-            admitted = self.admit(self.count_items(body))
+            admitted = self.admit(*self.count_work(body), client=client_of(scope))
             await self.app(scope, replay(body, receive), response.send)
         except Rejection as rejection:
             response.status, response.reason = rejection.status, rejection.reason
@@ -197,29 +197,38 @@ class RequestGuard:
         except UnicodeDecodeError as exc:
             raise Rejection(400, "encoding", f"request body is not valid UTF-8 (bad byte at offset {exc.start})") from None
 
-    @staticmethod
-    def count_items(body: bytes) -> int:
-        """The request's work in items, for admission (an item to explain counts EXPLAIN_COST); refuses unknown
-        top-level fields. Malformed JSON counts 0 and is left to the schema check, which names the problem."""
+    def count_work(self, body: bytes) -> tuple[int, int]:
+        """The request's work for admission: (items, explanation runs); refuses unknown top-level fields.
+        Malformed JSON counts nothing and is left to the schema check, which names the problem."""
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError):
-            return 0
+            return 0, 0
         if not isinstance(payload, dict):
-            return 0
+            return 0, 0
         unknown = sorted(set(payload) - TOP_LEVEL_FIELDS)
         if unknown:
             names = ", ".join(json.dumps(name, ensure_ascii=False)[:40] for name in unknown[:MAX_LISTED_PROBLEMS])
             raise Rejection(400, "validation", f'invalid request: unknown top-level field(s) {names}; send {{"items": [...]}}')
         items = payload.get("items")
         if not isinstance(items, list):
-            return 0
-        explained = sum(1 for item in items if isinstance(item, dict) and item.get("explain") is True)
-        return len(items) + (EXPLAIN_COST - 1) * explained
+            return 0, 0
+        runs = sum(
+            self.explain_runs(item.get("text"), item.get("parent_text"))
+            for item in items
+            if isinstance(item, dict) and item.get("explain") is True
+        )
+        return len(items), runs
 
-    def admit(self, items: int) -> int:
+    def explain_runs(self, text: object, parent_text: object) -> int:
+        """An upper bound on one explanation's model runs: two reference runs plus one per word, at most the
+        worker's per-item bound (withyou/explain.py reads only the words inside the model's window)."""
+        count = sum(len(words(value)) for value in (text, parent_text) if isinstance(value, str))
+        return min(self.admission.explain_runs_per_item, 2 + count)
+
+    def admit(self, items: int, explain_runs: int, client: str) -> Ticket:
         try:
-            self.admission.admit(items)
+            return self.admission.admit(items, explain_runs, client)
         except Overloaded as busy:
             raise Rejection(
                 429,
@@ -231,7 +240,12 @@ class RequestGuard:
                 ),
                 {"retry_after_ms": busy.retry_after_ms},
             ) from None
-        return items
+
+
+def client_of(scope: Scope) -> str:
+    """Who sent the request, for the explanation share: the peer address (behind a proxy, the proxy's)."""
+    client = scope.get("client")
+    return str(client[0]) if client else ""
 
 
 def spread_explain(body: bytes) -> bytes:

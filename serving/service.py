@@ -5,9 +5,10 @@ Run it with `withyou serve` (serving/cli.py), which checks the bundle loads, res
 
 - The bundle loads once per worker in `__init__`, is warmed up, and only then does /readyz answer 200. A worker
   that cannot start stops the whole server (`stop_server_on_failure`) instead of being restarted forever.
-- /classify: the guard (serving/guard.py) checks the request and admits it against `max_queued_items`
-  (429 + Retry-After past it); the scheduler (serving/scheduler.py) runs the model on one thread, at most
-  `max_batch_size` items per call, smallest request first, so small requests never wait behind giant ones.
+- /classify: the guard (serving/guard.py) checks the request and admits it against `max_queued_items` and, for
+  explanations, `max_queued_explain_runs` (429 + Retry-After past them); the scheduler (serving/scheduler.py) runs
+  the model on one thread, at most `max_batch_size` runs per call, smallest work first, so small requests never
+  wait behind giant ones. Explanations run there too, a step at a time, and stop when their request is cancelled.
 - Items whose action is in `review_actions` go to the review hook (serving/hooks.py), off the request path.
 - /review is the reviewer API and UI (serving/review/), on when WITHYOU_REVIEW_REVIEWERS_FILE is set.
 - Logs carry escaped item ids, labels, actions and timings — never post text (withyou/logs.py).
@@ -19,7 +20,6 @@ Nothing here imports torch or transformers (tests/serving/test_no_torch.py check
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -39,14 +39,20 @@ from serving.review.security import SecurityHeaders
 from serving.scheduler import Admission, Scheduler
 from serving.schemas import ClassifyItem, ClassifyItems, ClassifyResult
 from withyou.bundle import BundleError, Classifier, Item
-from withyou.explain import explain
+from withyou.explain import explanation_plan
 from withyou.logs import configure_logging, escape
 from withyou.registry import resolve_bundle
 
 logger = logging.getLogger("withyou.serving")
 settings = get_settings()
 configure_logging(settings.log_level)
-admission = Admission(settings.max_queued_items, max_wait_ms=settings.request_timeout_s * 1000 / 2)
+admission = Admission(
+    settings.max_queued_items,
+    max_wait_ms=settings.request_timeout_s * 1000 / 2,
+    max_queued_explain_runs=settings.max_queued_explain_runs,
+    client_share=settings.explain_client_share,
+    explain_runs_per_item=settings.explain_runs_per_item,
+)
 STARTUP_FAILURE_FILE = "WITHYOU_STARTUP_FAILURE_FILE"  # set by `withyou serve` (serving/cli.py)
 LOGGED_IDS = 20
 
@@ -107,11 +113,15 @@ class WithYou:
         )
         for _ in range(3):
             self.classifier.predict(WARM_UP_ITEMS)
+        # An explained item reads at most the model's window: two reference runs plus one per token position.
+        admission.explain_runs_per_item = min(settings.explain_runs_per_item, self.classifier.max_length + 2)
         self.scheduler = Scheduler(
             lambda items: self.classifier.predict(items, self.thresholds),
             settings.max_batch_size,
             self.observe_batch,
             overdue_s=settings.request_timeout_s / 6,
+            run_explain=self.classifier.probabilities_of,
+            timeout_s=settings.request_timeout_s,
         )
         logger.info(
             "loaded model %s from %s in %.1f s: %d onnxruntime threads, thresholds review=%.3f hide=%.3f (%s), "
@@ -127,9 +137,10 @@ class WithYou:
             settings.safe_summary(),
         )
 
-    def observe_batch(self, items: int, seconds: float) -> None:
-        self.metrics.batch_size.observe(items)
-        admission.observe(items, seconds)
+    def observe_batch(self, runs: int, seconds: float, explains: bool) -> None:
+        if not explains:
+            self.metrics.batch_size.observe(runs)
+        admission.observe(runs, seconds, explains)
 
     def __is_ready__(self) -> bool:
         return self.ready
@@ -150,7 +161,7 @@ class WithYou:
         predictions = await self.scheduler.submit(
             [Item(text=i.text, parent_text=i.parent_text, id=i.id) for i in items]
         )
-        explanations = await asyncio.to_thread(self.explanations, items) if any(i.explain for i in items) else {}
+        explanations = await self.explanations(items)
         results = [
             ClassifyResult(**p.as_result(self.model_version), explanation=explanations.get(index))
             for index, p in enumerate(predictions)
@@ -169,14 +180,21 @@ class WithYou:
         )
         return results
 
-    def explanations(self, items: list[ClassifyItem]) -> dict:
-        """Explanations for the items that asked (item position → Explanation); nothing about them is logged."""
+    async def explanations(self, items: list[ClassifyItem]) -> dict:
+        """Explanations for the items that asked (item position → Explanation), run by the scheduler in model runs
+        beside classification and dropped if the request is cancelled; nothing about them is logged."""
         asked = [index for index, item in enumerate(items) if item.explain]
         if not asked:
             return {}
-        explained = explain(
-            self.classifier, [Item(text=items[i].text, parent_text=items[i].parent_text) for i in asked]
-        )
+        plans = [
+            explanation_plan(
+                self.classifier,
+                Item(text=items[i].text, parent_text=items[i].parent_text),
+                budget=settings.explain_runs_per_item,
+            )
+            for i in asked
+        ]
+        explained = await self.scheduler.submit_explanations(plans, estimate=len(asked) * admission.explain_runs_per_item)
         self.metrics.explained.inc(len(asked))
         return dict(zip(asked, explained))
 

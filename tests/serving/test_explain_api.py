@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
+import httpx
+
 REPLY = "Sure you were. Pics or it didn't happen."
 PARENT = "My manager cornered me in the supply room last year and I never told anyone."
 
@@ -66,3 +70,50 @@ def test_metrics_count_items_by_language(server):
 
     assert 'withyou_items_by_language_total{lang="fr",supported="no"}' in metrics
     assert 'withyou_items_by_language_total{lang="en",supported="yes"}' in metrics
+
+
+def worst_case_explain_body() -> dict:
+    """16 items to explain, each with a 5,000-character text and parent: the largest explain request allowed."""
+    text = " ".join(("liar", "attention", "office", "never") * 313)[:5000]
+    return {"items": [{"id": f"e{i}", "text": text, "parent_text": text, "explain": True} for i in range(16)]}
+
+
+def test_worst_case_explanations_are_bounded_and_never_shut_out_plain_requests(server):
+    """Explain work is admitted in model runs in its own pool: while clients keep sending worst-case explain
+    requests, 1-item plain requests are all answered 200 (the old 40-items-per-explanation count took the whole
+    640-item queue and answered them 429)."""
+    body = worst_case_explain_body()
+    explain_answers: list[httpx.Response] = []
+    plain_statuses: list[int] = []
+    done = threading.Event()
+
+    def explain_client() -> None:
+        for _ in range(2):
+            explain_answers.append(httpx.post(f"{server.url}/classify", json=body, timeout=120))
+
+    def plain_client() -> None:
+        while not done.is_set():
+            response = httpx.post(f"{server.url}/classify", json={"items": [{"text": "lovely weather"}]}, timeout=60)
+            plain_statuses.append(response.status_code)
+
+    explainers = [threading.Thread(target=explain_client) for _ in range(3)]
+    plain = threading.Thread(target=plain_client)
+    for thread in [*explainers, plain]:
+        thread.start()
+    for thread in explainers:
+        thread.join()
+    done.set()
+    plain.join()
+
+    assert plain_statuses and set(plain_statuses) == {200}, sorted(set(plain_statuses))
+    assert {r.status_code for r in explain_answers} <= {200, 429}
+    answered = [r.json() for r in explain_answers if r.status_code == 200]
+    assert answered
+    for result in answered[0]:
+        text = result["explanation"]["text"]
+        assert 0 < text["words_read"] < 100  # the words inside the model's window, not the post's 1,250
+        assert text["words_explained"] == text["words_read"]
+        assert result["explanation"]["note"] is None
+    refused = [r for r in explain_answers if r.status_code == 429]
+    for response in refused:
+        assert int(response.headers["retry-after-ms"]) >= 50
