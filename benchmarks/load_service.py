@@ -140,7 +140,8 @@ def start_server(bundle: Path, log_path: Path, extra: list[str], repo: Path = RE
     command = [sys.executable, "-m", "orchestration.cli", "serve", "--bundle", str(bundle), "--port", str(port), *extra]
     env = {**os.environ, "PYTHONPATH": str(repo)}
     url = f"http://127.0.0.1:{port}"
-    return url, start_process(command, url, env, log_path, timeout_s=180)
+    # In `repo`: `python -m` puts the working directory first on sys.path, ahead of PYTHONPATH.
+    return url, start_process(command, url, env, log_path, timeout_s=180, cwd=repo)
 
 
 def main() -> None:

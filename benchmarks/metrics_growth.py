@@ -35,8 +35,13 @@ SHAPES = ("/review/{}", "/{}", "/{}/deeper", "/%1b[2J{}", "/%E2%80%AE{}")
 def scrape(url: str) -> dict:
     started = time.perf_counter()
     text = httpx.get(f"{url}/metrics", timeout=60).text
-    series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-    return {"bytes": len(text.encode("utf-8")), "series": series, "scrape_ms": round((time.perf_counter() - started) * 1000, 1)}
+    samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return {
+        "bytes": len(text.encode("utf-8")),
+        "series": len(samples),
+        "bentoml_series": sum(line.startswith("bentoml_") for line in samples),
+        "scrape_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
 
 
 async def random_requests(url: str, count: int) -> dict[int, int]:

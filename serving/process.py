@@ -30,11 +30,13 @@ def free_port() -> int:
 
 
 def start_process(
-    command: list[str], url: str, env: dict[str, str], log_path: Path, timeout_s: float
+    command: list[str], url: str, env: dict[str, str], log_path: Path, timeout_s: float, cwd: Path | None = None
 ) -> subprocess.Popen:
-    """Run `command` with stdout and stderr in `log_path`; return once `url`/readyz answers 200."""
+    """Run `command` (in `cwd`) with stdout and stderr in `log_path`; return once `url`/readyz answers 200."""
     with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+        )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
