@@ -146,7 +146,8 @@ def test_an_explained_classification_reaches_the_queue_with_its_spans(review_ser
     item = review_server.queued("explained-1")
 
     assert item["explanation"]["label"] == item["label"]
-    assert set(item["explanation"]["text"]) == {"label", "harassing"}
+    assert set(item["explanation"]["text"]) == {"label", "harassing", "words_read", "words_explained"}
+    assert item["explanation"]["text"]["words_explained"] == item["explanation"]["text"]["words_read"] == 4
 
 
 def test_the_redirect_to_the_review_ui_carries_the_security_headers(review_server):
