@@ -225,14 +225,14 @@ class ExplainJob:
                     break  # handed out, not yet answered
                 if not self.started[plan] or step_done:
                     if advances == ADVANCES_PER_CALL:
-                        return out
+                        break
                     self.advance(plan)
                     advances += 1
                     continue
                 start = self.taken[plan]
                 self.taken[plan] = min(len(self.inputs[plan]), start + n - len(out))
                 out.extend((plan, encoded) for encoded in self.inputs[plan][start : self.taken[plan]])
-            if len(out) >= n:
+            if len(out) >= n or advances == ADVANCES_PER_CALL:
                 break
         self.runs_taken += len(out)
         return out
