@@ -4,7 +4,8 @@ The model reaches Spark as the bundle's MLflow pyfunc model (withyou/pyfunc.py; 
 `mlflow.pyfunc.spark_udf`: MLflow ships the model directory to the executors, Arrow hands the UDF batches of
 `chunk_rows` rows, and serving/pyfunc.py keeps one Classifier — one onnxruntime session — per Python worker
 process (`spark.python.worker.reuse`, on by default). Each session gets `--ort-threads` threads (default 1: Spark
-already runs one task per core).
+already runs one task per core). `env_manager="local"`: the executors run PYSPARK_PYTHON as it is, an environment
+built from the model's requirements.txt alone (README.md, "Spark"; tests/orchestration/test_score_spark.py).
 
 Bad rows follow the local engine's rules (orchestration/score.py), written as Spark expressions: missing id, an
 id with a control or invisible character, duplicate id (the first row in input order is kept), missing, empty or

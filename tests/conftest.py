@@ -130,6 +130,18 @@ def tiny_random_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return export_tiny("bert", tmp_path_factory.mktemp("tiny_random") / "bundle")
 
 
+@pytest.fixture(scope="session")
+def pyfunc_python(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a clean virtual environment holding only the pyfunc model's requirements.txt (as MLflow
+    writes it for every registered version): what `mlflow models serve` and the Spark executors run."""
+    from tests.clean_env import clean_venv
+    from withyou.pyfunc import write_pyfunc_files
+
+    directory = tmp_path_factory.mktemp("pyfunc_venv")
+    model = write_pyfunc_files(tiny_bundle, directory / "model")
+    return clean_venv(model / "requirements.txt", directory / "venv")
+
+
 def adopt_orphans() -> None:
     """Make pytest the reaper of its orphaned descendants (Linux): a process a test started and lost track of — a
     worker whose server was killed — then stays below pytest instead of being reparented to init, unseen."""

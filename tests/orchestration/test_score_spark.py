@@ -1,12 +1,15 @@
 """`withyou score --engine spark`: Spark local mode through mlflow.pyfunc.spark_udf gives the Classifier's labels.
 
-Needs pyspark (the `spark` extra) and Java 17 (scripts/setup-java.sh installs it for CI); one Spark run for the
-module (~20-60 s on 2 cores), shared by the tests below.
+The executors' Python is a clean virtual environment holding only the pyfunc model's requirements.txt (the
+`pyfunc_python` fixture), as on a cluster where PYSPARK_PYTHON names such an environment (README.md, "Spark");
+withyou reaches them only as the model's code/withyou. Needs pyspark (the `spark` extra) and Java 17
+(scripts/setup-java.sh installs it for CI); one Spark run for the module (~20-60 s on 2 cores), shared by the tests.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestration.cli import app
+from tests.clean_env import installed
 from withyou.bundle import Classifier, Item
 
 pytest.importorskip("pyspark", reason="the Spark engine needs the `spark` extra (pip install -e '.[spark]')")
@@ -50,18 +54,28 @@ def stop_spark_jvm() -> None:
 
 
 @pytest.fixture(scope="module")
-def spark_run(fp32_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def spark_run(fp32_bundle: Path, pyfunc_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     directory = tmp_path_factory.mktemp("spark_score")
     source = directory / "in.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in ROWS + BAD) + "not json\n", encoding="utf-8")
     output = directory / "out.parquet"
+    executor_log = directory / "executor_python.log"  # one line per Python worker the executors start
+    executor_python = directory / "executor_python"
+    executor_python.write_text(f'#!/bin/sh\necho "$$" >> "{executor_log}"\nexec "{pyfunc_python}" "$@"\n')
+    executor_python.chmod(0o755)
+    previous = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = str(executor_python)  # read when the SparkContext starts
     result = CliRunner().invoke(
         app,
         ["score", str(source), "-o", str(output), "--bundle", str(fp32_bundle), "--engine", "spark",
          "--spark-master", "local[2]", "--chunk-rows", "64", "--no-progress"],
         catch_exceptions=False,
     )  # fmt: skip
-    yield {"result": result, "output": output, "directory": directory}
+    if previous is None:
+        os.environ.pop("PYSPARK_PYTHON")
+    else:
+        os.environ["PYSPARK_PYTHON"] = previous
+    yield {"result": result, "output": output, "directory": directory, "executor_log": executor_log}
     stop_spark_jvm()
 
 
@@ -77,6 +91,12 @@ def test_spark_labels_equal_the_classifier_on_the_same_rows(spark_run, fp32_bund
     first = got[ROWS[0]["id"]]
     assert {label: first[f"score_{label}"] for label in expected[0].scores} == pytest.approx(expected[0].scores, abs=1e-5)
     assert first["model_version"] == "tiny-test"
+
+
+def test_spark_executors_ran_the_clean_environment_without_withyou(spark_run, pyfunc_python):
+    assert spark_run["result"].exit_code == 0, spark_run["result"].output
+    assert spark_run["executor_log"].read_text().split(), "no executor Python worker ran the clean environment"
+    assert "withyou" not in installed(pyfunc_python) and "pyspark" not in installed(pyfunc_python)
 
 
 def test_spark_rejects_bad_rows_with_the_local_engines_reasons(spark_run):

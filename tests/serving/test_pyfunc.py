@@ -22,7 +22,8 @@ POSTS = [
 ]
 
 LOAD_AND_PREDICT = """
-import json, sys
+import importlib.util, json, sys
+assert importlib.util.find_spec("withyou") is None, "withyou is installed in the clean environment"
 import mlflow, pandas as pd
 mlflow.set_tracking_uri(sys.argv[1])
 model = mlflow.pyfunc.load_model("models:/withyou@champion")
@@ -57,10 +58,13 @@ def registered_champion(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFact
     return uri
 
 
-def test_champion_loads_as_pyfunc_and_predicts_like_the_classifier_without_torch(registered_champion, tiny_bundle):
+def test_champion_loads_as_pyfunc_and_predicts_like_the_classifier_without_torch(
+    registered_champion, tiny_bundle, pyfunc_python, tmp_path
+):
+    """In a clean environment built from the model's requirements.txt alone (no withyou, no dev packages)."""
     completed = subprocess.run(
-        [sys.executable, "-P", "-c", LOAD_AND_PREDICT, registered_champion, json.dumps(POSTS)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        [str(pyfunc_python), "-I", "-c", LOAD_AND_PREDICT, registered_champion, json.dumps(POSTS)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     answer = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -72,9 +76,10 @@ def test_champion_loads_as_pyfunc_and_predicts_like_the_classifier_without_torch
     assert [row["label"] for row in answer["rows"]] == [p.label for p in expected]
     assert [row["action"] for row in answer["rows"]] == [p.action for p in expected]
     for row, prediction in zip(answer["rows"], expected):
-        assert row["model_version"] == "tiny-test"
-        for label, score in prediction.scores.items():
-            assert row[f"score_{label}"] == pytest.approx(score, abs=1e-6)
+        result = prediction.as_result("tiny-test")
+        scores = {f"score_{label}": score for label, score in result.pop("scores").items()}
+        del result["id"]
+        assert row == pytest.approx({**result, **scores}, abs=1e-6)
     assert answer["torch"] is False and answer["transformers"] is False
 
 
