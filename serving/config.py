@@ -13,9 +13,9 @@ Limits and why they are what they are:
                      character is JSON-escaped (`\\uXXXX`, 6 bytes); anything larger is refused before parsing
     max_explain_items 16 items per request with `"explain": true`: an explanation costs one model run per word the
                      model reads (≤ ~130 for the default model, benchmarks/explain_load.py), so a request may ask
-                     for few; `explain_runs_per_item` caps one item's runs
+                     for few; `explain_runs_per_request` (1,024) caps a request's runs, shared by its items
     max_queued_items 640 items admitted per worker and not yet answered (admission control, serving/scheduler.py)
-    max_queued_explain_runs 4,096 explanation runs, a separate pool: explanations never take plain items' room
+    max_queued_explain_runs 2,048 explanation runs, a separate pool: explanations never take plain items' room
 """
 
 from __future__ import annotations
@@ -71,11 +71,17 @@ class ServingSettings(BaseSettings):
         description="model runs one explained item may cost; a longer post gets its most influential passages "
         "explained, and the answer says so",
     )
+    explain_runs_per_request: int = Field(
+        1024,
+        ge=MIN_RUN_BUDGET,
+        description="model runs one request's explanations may cost together, shared among its explained items "
+        "(each gets at most explain_runs_per_item); about 15 s of one worker on 2 cores",
+    )
     max_queued_explain_runs: int = Field(
-        4096,
+        2048,
         ge=1,
         description="explanation model runs admitted and not yet answered per worker, apart from plain items "
-        "(default: two worst-case explain requests of the default model)",
+        "(default: two worst-case explain requests)",
     )
     explain_client_share: float = Field(
         0.5, gt=0.0, le=1.0, description="most of max_queued_explain_runs one client may hold while it has work queued"

@@ -213,18 +213,9 @@ class RequestGuard:
         items = payload.get("items")
         if not isinstance(items, list):
             return 0, 0
-        runs = sum(
-            self.explain_runs(item.get("text"), item.get("parent_text"))
-            for item in items
-            if isinstance(item, dict) and item.get("explain") is True
-        )
-        return len(items), runs
-
-    def explain_runs(self, text: object, parent_text: object) -> int:
-        """An upper bound on one explanation's model runs: two reference runs plus one per word, at most the
-        worker's per-item bound (withyou/explain.py reads only the words inside the model's window)."""
-        count = sum(len(words(value)) for value in (text, parent_text) if isinstance(value, str))
-        return min(self.admission.explain_runs_per_item, 2 + count)
+        explained = [item for item in items if isinstance(item, dict) and item.get("explain") is True]
+        budget = self.admission.item_budget(len(explained))
+        return len(items), sum(explain_runs(item.get("text"), item.get("parent_text"), budget) for item in explained)
 
     def admit(self, items: int, explain_runs: int, client: str) -> Ticket:
         try:
@@ -240,6 +231,13 @@ class RequestGuard:
                 ),
                 {"retry_after_ms": busy.retry_after_ms},
             ) from None
+
+
+def explain_runs(text: object, parent_text: object, budget: int) -> int:
+    """An upper bound on one explanation's model runs: two reference runs plus one per word, at most its budget
+    (withyou/explain.py reads only the words inside the model's window, and stops at the budget)."""
+    count = sum(len(words(value)) for value in (text, parent_text) if isinstance(value, str))
+    return min(budget, 2 + count)
 
 
 def client_of(scope: Scope) -> str:

@@ -39,11 +39,14 @@ from typing import Any
 
 import numpy as np
 
+from withyou.explain import MIN_RUN_BUDGET
+
 logger = logging.getLogger("withyou.serving")
 INITIAL_MS_PER_ITEM = 50.0  # a maximum-size item on 2 cores, until the worker has measured its own
 MIN_RETRY_AFTER_MS = 50
-ADVANCES_PER_CALL = 2
-"""Explanation plans an explanation job may advance per model call (each advance tokenises a post's variants)."""
+ADVANCES_PER_CALL = 1
+"""Explanation plans an explanation job may advance per model call (an advance tokenises a post's variants, up to
+~0.4 s for a 5,000-character post and parent: plain requests wait for at most one)."""
 
 
 class Overloaded(Exception):
@@ -74,9 +77,10 @@ class Admission:
         max_queued_items: int,
         max_wait_ms: float,
         *,
-        max_queued_explain_runs: int = 4096,
+        max_queued_explain_runs: int = 2048,
         client_share: float = 0.5,
         explain_runs_per_item: int = 256,
+        explain_runs_per_request: int = 1024,
     ) -> None:
         self.max_queued_items = max_queued_items
         self.max_wait_ms = max_wait_ms
@@ -84,6 +88,7 @@ class Admission:
         self.client_share = client_share
         self.explain_runs_per_item = explain_runs_per_item
         """Most runs one explained item can cost; the service lowers it to what its model can read."""
+        self.explain_runs_per_request = explain_runs_per_request
         self.tickets: list[Ticket] = []
         self.ms_per_item = INITIAL_MS_PER_ITEM
         self.ms_per_run = INITIAL_MS_PER_ITEM
@@ -97,6 +102,12 @@ class Admission:
     @property
     def queued_explain_runs(self) -> int:
         return sum(ticket.explain_runs for ticket in self.tickets)
+
+    def item_budget(self, explained_items: int) -> int:
+        """Model runs each explained item of a request gets: the request's budget shared among its explained
+        items, at most the per-item bound (withyou.explain.MIN_RUN_BUDGET at least)."""
+        shared = self.explain_runs_per_request // max(1, explained_items)
+        return max(MIN_RUN_BUDGET, min(self.explain_runs_per_item, shared))
 
     def cost_ms(self, items: int, explain_runs: int) -> float:
         return items * self.ms_per_item + explain_runs * self.ms_per_run

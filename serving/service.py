@@ -52,6 +52,7 @@ admission = Admission(
     max_queued_explain_runs=settings.max_queued_explain_runs,
     client_share=settings.explain_client_share,
     explain_runs_per_item=settings.explain_runs_per_item,
+    explain_runs_per_request=settings.explain_runs_per_request,
 )
 STARTUP_FAILURE_FILE = "WITHYOU_STARTUP_FAILURE_FILE"  # set by `withyou serve` (serving/cli.py)
 LOGGED_IDS = 20
@@ -186,15 +187,12 @@ class WithYou:
         asked = [index for index, item in enumerate(items) if item.explain]
         if not asked:
             return {}
+        budget = admission.item_budget(len(asked))
         plans = [
-            explanation_plan(
-                self.classifier,
-                Item(text=items[i].text, parent_text=items[i].parent_text),
-                budget=settings.explain_runs_per_item,
-            )
+            explanation_plan(self.classifier, Item(text=items[i].text, parent_text=items[i].parent_text), budget=budget)
             for i in asked
         ]
-        explained = await self.scheduler.submit_explanations(plans, estimate=len(asked) * admission.explain_runs_per_item)
+        explained = await self.scheduler.submit_explanations(plans, estimate=len(asked) * budget)
         self.metrics.explained.inc(len(asked))
         return dict(zip(asked, explained))
 

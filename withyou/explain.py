@@ -167,6 +167,7 @@ class Occluder:
         self.full_read = self.read_ids(full)
         self.read_offsets = [o for o, s in zip(full.offsets, full.sequence_ids) if s == self.sequence and o[1] > o[0]]
         self._variants: dict[int, Encoded] = {}
+        self._read: list[int] | None = None
 
     def prepare(self, text: str) -> str:
         spec = self.classifier.encoding
@@ -222,8 +223,10 @@ class Occluder:
     def read_words(self) -> list[int]:
         """Indices of the words the model reads: deleting one changes the ids read from the occluded text before
         they run out. (Comparing just the common length ignores a word past the window whose deletion only moves
-        the truncation's split between post and parent by a token.)"""
-        read = []
+        the truncation's split between post and parent by a token.) Found once, then remembered."""
+        if self._read is not None:
+            return self._read
+        self._read = read = []
         for start in range(0, len(chosen := self.candidates()), SCAN_CHUNK):
             chunk = chosen[start : start + SCAN_CHUNK]
             texts = [without(self.text, [self.words[i]]) or " " for i in chunk]
@@ -302,11 +305,8 @@ def explanation_plan(
     probs = yield reference
     base = probs[0]
     target, harassing = int(base.argmax()), classifier.harassing_index
-    left = budget - len(reference)
-    text_weights, text_read, text_explained, runs = yield from occlusion(text, base, target, harassing, left)
-    left -= runs
     shift = None
-    parent_explanation = None
+    parent = None
     if item.parent_text:
         alone = probs[1]
         shift = {
@@ -315,10 +315,17 @@ def explanation_plan(
         }
         if max(abs(value) for value in shift.values()) >= parent_min_shift:
             parent = Occluder(classifier, item, parent=True)
-            parent_weights, parent_read, parent_explained, runs = yield from occlusion(
-                parent, base, target, harassing, left
-            )
-            parent_explanation = spans_of(parent.text, parent_weights, min_weight, parent_read, parent_explained)
+    # The runs left are shared by the post and (when it moved the answer) its parent, by the words each has read.
+    left = budget - len(reference)
+    text_words, parent_words = len(text.read_words()), len(parent.read_words()) if parent else 0
+    text_share = left if parent is None else round(left * text_words / max(1, text_words + parent_words))
+    text_weights, text_read, text_explained, runs = yield from occlusion(text, base, target, harassing, text_share)
+    parent_explanation = None
+    if parent is not None:
+        parent_weights, parent_read, parent_explained, _ = yield from occlusion(
+            parent, base, target, harassing, left - runs
+        )
+        parent_explanation = spans_of(parent.text, parent_weights, min_weight, parent_read, parent_explained)
     explanation_text = spans_of(item.text, text_weights, min_weight, text_read, text_explained)
     return Explanation(
         label=classifier.labels[target],
@@ -346,7 +353,7 @@ def partial_note(texts: Sequence[TextExplanation | None], budget: int) -> str | 
     ]
     if not parts:
         return None
-    return f"partial explanation, {budget} model runs per item: " + "; ".join(parts)
+    return f"partial explanation within {budget} model runs: " + "; ".join(parts)
 
 
 def run_plans(plans: Sequence[Plan], probabilities: Callable[[list[Encoded]], np.ndarray]) -> list[object]:

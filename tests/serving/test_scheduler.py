@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from serving.scheduler import Admission, Expired, Overloaded, Scheduler, Ticket
+from withyou.explain import MIN_RUN_BUDGET
 
 SECONDS_PER_ITEM = 0.002
 
@@ -135,13 +136,13 @@ def test_an_idle_worker_admits_any_request():
 
 def test_explanation_work_never_takes_the_room_of_plain_requests():
     """Two clients' worst-case explain requests fill the explanation pool; a 1-item plain request still gets in."""
-    admission = Admission(max_queued_items=640, max_wait_ms=30_000, max_queued_explain_runs=4096)
+    admission = Admission(max_queued_items=640, max_wait_ms=30_000, max_queued_explain_runs=2048)
     admission.ms_per_item = admission.ms_per_run = 5.0  # as measured on 2 cores
-    admission.admit(16, explain_runs=2048, client="a")
-    admission.admit(16, explain_runs=2048, client="b")
+    admission.admit(16, explain_runs=1024, client="a")
+    admission.admit(16, explain_runs=1024, client="b")
 
     with pytest.raises(Overloaded):
-        admission.admit(16, explain_runs=2048, client="c")
+        admission.admit(16, explain_runs=1024, client="c")
     admission.admit(1, client="c")
     admission.admit(256, client="d")
 
@@ -281,3 +282,11 @@ def test_a_giant_request_is_not_starved_by_a_stream_of_small_ones():
         return giant in done
 
     assert asyncio.run(stream())  # without aging the giant would wait behind the small stream forever
+
+
+def test_a_request_shares_its_explanation_budget_among_its_items():
+    admission = Admission(max_queued_items=640, max_wait_ms=1, explain_runs_per_item=130, explain_runs_per_request=1024)
+
+    assert admission.item_budget(1) == 130  # one item: what its model can read
+    assert admission.item_budget(16) == 64  # sixteen: 1,024 runs shared
+    assert admission.item_budget(1000) == MIN_RUN_BUDGET

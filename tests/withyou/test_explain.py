@@ -211,3 +211,18 @@ def test_the_start_of_a_clipped_tail_is_explained_when_the_model_reads_it(tiny_b
 
     (span,) = explanation.text.harassing
     assert text[span.start : span.end] == "liar" and span.start > 4000
+
+
+def test_a_budget_too_small_for_a_reply_and_its_parent_is_shared_between_them(tiny_bundle):
+    classifier = CountingClassifier.from_bundle(tiny_bundle)
+    item = Item(text="sure " + varied(60), parent_text="my manager " + varied(60))
+    CountingClassifier.runs = 0
+
+    (explanation,) = explain(classifier, [item], budget=24)
+
+    assert CountingClassifier.runs <= 24
+    assert explanation.parent is not None and explanation.note is not None
+    assert 0 < explanation.text.words_explained < explanation.text.words_read
+    assert 0 < explanation.parent.words_explained < explanation.parent.words_read
+    assert any(item.text[s.start : s.end] == "sure" for s in explanation.text.harassing)
+    assert any(item.parent_text[s.start : s.end] == "manager" for s in explanation.parent.harassing)
