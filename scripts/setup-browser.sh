@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
 # The reviewer-UI browser test drives Debian's Chromium through Playwright (executablePath=/usr/bin/chromium).
-# Installs it when missing and we are allowed to (root with apt-get; a failed install fails setup, so CI never
-# silently loses the test); without root or apt-get that test skips with the reason.
+# Installs it when missing and we may (root with apt-get); otherwise scripts/component.sh's policy: CI=true fails,
+# elsewhere one line names the skipped suite.
 set -uo pipefail
+source "$(dirname "$0")/component.sh"
+suite="the reviewer-UI browser test (tests/serving/review/test_browser.py)"
 if [ -x /usr/bin/chromium ]; then exit 0; fi
-if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "setup: installing chromium for the reviewer-UI browser test"
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || { echo "setup: could not install chromium (apt-get failed)" >&2; exit 1; }
-else
-  echo "setup: /usr/bin/chromium missing and not root; the browser test will be skipped" >&2
-fi
+can_install || missing "$suite" "/usr/bin/chromium is missing and this user cannot install it (apt-get install chromium)"
+echo "setup: installing chromium for the reviewer-UI browser test"
+apt_install chromium || missing "$suite" "could not install chromium (apt-get failed)"
 exit 0

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from orchestration import score_io
 from orchestration.cli import app
+from tests.components import import_or_missing, missing_component
 from withyou.integrity import record_checksums
 
 SECRET = "a post that must never leave the input file"
@@ -355,9 +356,9 @@ def test_resume_refuses_a_last_line_that_is_no_start_of_a_result(tiny_random_bun
 
 def test_spark_engine_csv_cells_cannot_run_as_formulas(tiny_random_bundle, tmp_path):
     """The Spark engine writes its own CSV; it runs in a child process, whose JVM ends with it."""
-    pytest.importorskip("pyspark", reason="the Spark engine needs the `spark` extra (pip install -e '.[spark]')")
+    import_or_missing("pyspark", "the Spark engine needs the `spark` extra (pip install -e '.[spark]')")
     if not shutil.which("java"):
-        pytest.skip("the Spark engine needs Java 17 (scripts/setup-java.sh)")
+        missing_component("the Spark engine needs Java 17 (scripts/setup-java.sh)")
     rows = [{"id": formula, "text": TEXT} for formula in [*FORMULA_IDS, " =1+1"]]
     rows += [{"id": "nul\x00id", "text": TEXT}, {"id": "invoice\u202efdp.exe", "text": TEXT}]
     source, output = tmp_path / "in.jsonl", tmp_path / "out.csv"

@@ -20,11 +20,12 @@ from typer.testing import CliRunner
 
 from orchestration.cli import app
 from tests.clean_env import installed
+from tests.components import import_or_missing, missing_component
 from withyou.bundle import Classifier, Item
 
-pytest.importorskip("pyspark", reason="the Spark engine needs the `spark` extra (pip install -e '.[spark]')")
+import_or_missing("pyspark", "the Spark engine needs the `spark` extra (pip install -e '.[spark]')")
 if not shutil.which("java"):
-    pytest.fail("Java 17 is missing: run scripts/setup-java.sh (Spark runs on a JVM)", pytrace=False)
+    missing_component("Java 17 is missing: run scripts/setup-java.sh (Spark runs on a JVM)")
 
 TEXTS = [
     ("me too. my manager, 2019. never told anyone", None),

@@ -8,10 +8,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in the [dev] extra")
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from schemathesis import GenerationMode, openapi  # noqa: E402
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode, openapi
 
 from tests.serving.schemathesis_hooks import explained_items  # noqa: E402  (importing it registers the hook)
 from serving.config import ServingSettings  # noqa: E402

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.components import missing_component
 from training.adapters import ADAPTERS, ReadLog, read_seed, read_source
 from training.sources import load_sources, sha256_file
 from withyou.records import DataError
@@ -468,8 +469,9 @@ def test_bad_seed_line_strict_raises_and_tolerant_skips(tmp_path, case):
     assert log.skipped_count == 1
 
 
-@pytest.mark.skipif(not MIRROR.is_dir(), reason="shared data mirror not present")
 def test_mirrored_files_match_the_hashes_pinned_in_the_sources_table():
+    if not MIRROR.is_dir():
+        missing_component(f"the shared data mirror {MIRROR} is not present (CI clones the repository beside shared/)")
     for source in SOURCES.values():
         for file in [*source.files, *source.mirror_files]:
             path = source.folder_in(MIRROR) / file.path

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.components import missing_component
 from tests.serving.conftest import Server, start_server, stop_server
 from tests.serving.review.postgres import PostgresServer, postgres_bin_dir
 
@@ -100,8 +101,8 @@ def review_server(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -
 def postgres() -> Iterator[PostgresServer]:
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin); "
-                    "scripts/setup-postgres.sh installs it")  # fmt: skip
+        missing_component("PostgreSQL is not installed (no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin); "
+                          "scripts/setup-postgres.sh installs it")  # fmt: skip
     server = PostgresServer(bin_dir).init()
     yield server
     server.stop()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.components import missing_component
 from tests.serving.review.conftest import ALICE_KEY, ReviewServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -22,10 +23,8 @@ CHROMIUM_ARGS = [
 SCRIPT_PAYLOAD = '<script>window.__pwned = "script"; document.title = "pwned";</script>'
 IMG_PAYLOAD = '<img src=x onerror="window.__pwned = \'img\'; document.title = \'pwned\'">'
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() or shutil.which("chromium") is None,
-    reason="/usr/bin/chromium is not installed (scripts/setup-browser.sh installs it: apt-get install chromium)",
-)
+if not CHROMIUM.exists() or shutil.which("chromium") is None:
+    missing_component("/usr/bin/chromium is not installed (scripts/setup-browser.sh installs it: apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from serving.review.export import export_reviewed
 from serving.review.models import AuditEntry, ReviewItem
 from serving.review.store import Conflict, ReviewStore, engine_for
+from tests.components import missing_component
 from tests.serving.review.helpers import candidate
 from tests.serving.review.postgres import PostgresServer, postgres_bin_dir
 from withyou.records import read_jsonl
@@ -90,7 +91,7 @@ def test_two_reviewers_racing_for_one_item_exactly_one_wins(store, change):
 def own_postgres() -> Iterator[PostgresServer]:
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl): scripts/setup-postgres.sh installs it")
+        missing_component("PostgreSQL is not installed (no initdb/pg_ctl): scripts/setup-postgres.sh installs it")
     server = PostgresServer(bin_dir).init()
     yield server
     server.stop()
