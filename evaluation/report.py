@@ -92,6 +92,29 @@ def write_report(evaluation: Evaluation, out_dir: Path) -> tuple[Path, Path]:
     return html_path, metrics_path
 
 
+VERSION_TAG_FIGURES = ("test_macro_f1", "threshold_review", "threshold_hide", "ece_after", "hide_precision_test",
+                       "hide_recall_test", "disclosure_hide_share", "functional_pass_rate")
+"""Headline numbers that evaluation also sets as tags (eval_<name>) on the run's registered versions."""
+
+
+def tag_registered_versions(client: Any, run_id: str, metrics: dict[str, Any]) -> list[str]:
+    """Tag every registered version of run `run_id` with the headline figures and, when a gate ran, its verdict
+    ("PASS vs champion 3" / "FAIL vs champion 3"), so the registry shows them beside the version."""
+    from withyou.registry import MODEL_NAME
+
+    headline = metrics["headline"]
+    tags = {f"eval_{name}": f"{headline[name]:.4f}" for name in VERSION_TAG_FIGURES
+            if isinstance(headline.get(name), (int, float)) and math.isfinite(headline[name])}  # fmt: skip
+    if metrics.get("gate"):
+        gate = metrics["gate"]
+        tags["gate"] = f"{'PASS' if gate['passed'] else 'FAIL'} vs champion {gate['champion']['model_version']}"
+    versions = [str(v.version) for v in client.search_model_versions(f"name = '{MODEL_NAME}' and run_id = '{run_id}'")]
+    for version in versions:
+        for key, value in tags.items():
+            client.set_model_version_tag(MODEL_NAME, version, key, value)
+    return versions
+
+
 def log_to_mlflow(evaluation: Evaluation, files: list[Path]) -> str:
     """Log the headline numbers (as eval_*) and the report files to the model's MLflow run.
 
@@ -129,6 +152,7 @@ def log_to_mlflow(evaluation: Evaluation, files: list[Path]) -> str:
     client.log_batch(run_id, metrics=numbers)
     for path in files:
         client.log_artifact(run_id, str(path), artifact_path="evaluation")
+    tag_registered_versions(client, run_id, evaluation.metrics)
     written = ""
     if evaluation.metrics.get("bundle_written"):
         # the registered model version points at the run's "bundle" artifacts: keep them equal to the local bundle

@@ -130,7 +130,8 @@ def run_training(config: TrainConfig) -> TrainOutcome:
                              "train_examples_per_s": fit.train_examples_per_s})
             run.log_params(parity_params(parity))
             run.log_outputs(model_dir)
-            registered = run.register(description=f"{model_version} (data {dataset.content_hash[:12]})")
+            registered = run.register(description=f"{model_version} (data {dataset.content_hash[:12]})",
+                                      tags=version_tags(parity, models))
             report["mlflow"] = {"run_id": run.run_id, "registered_model": MODEL_NAME, "version": registered}
             report["timings_s"]["total"] = time.perf_counter() - started
             run.log_report(write_json(model_dir / "train_report.json", report))
@@ -149,6 +150,17 @@ def parity_metrics(parity: Any) -> dict[str, float]:
     if parity.int8.label_agreement is not None:
         metrics["parity.int8_label_agreement_confident"] = parity.int8.label_agreement
     return metrics
+
+
+def version_tags(parity: Any, models: dict[str, dict[str, dict[str, Any]]]) -> dict[str, str]:
+    """What an MLflow user looks for on a registered version: the graph shipped, the int8 rule's agreements and the
+    transformer's test macro F1 (evaluation adds its figures and the gate verdict: evaluation/report.py)."""
+    figures = {key: value for key, value in parity_metrics(parity).items() if "agreement" in key}
+    macro_f1 = models.get("transformer", {}).get("test", {}).get("macro_f1")
+    if macro_f1 is not None:
+        figures["test_macro_f1"] = macro_f1
+    figures = {key.removeprefix("parity."): f"{value:.4f}" for key, value in figures.items()}
+    return {"shipped_graph": parity.shipped, **figures}
 
 
 def parity_params(parity: Any) -> dict[str, str]:

@@ -17,6 +17,12 @@ from withyou import paths
 from withyou.integrity import bundle_digest
 from withyou.registry import BUNDLE_ARTIFACT, CHALLENGER, CHAMPION, DIGEST_TAG, MODEL_NAME
 
+MODEL_DESCRIPTION = (
+    "WithYou post classifier: ONNX bundles served without torch (bundle + MLflow pyfunc model). Each version's tags "
+    "say which graph model.onnx is (shipped_graph: int8 or fp32, with the int8 rule's agreements), its test macro "
+    "F1, and once `withyou evaluate` has run, the headline evaluation figures (eval_*) and the gate verdict (gate)."
+)
+
 EXPERIMENT = MODEL_NAME
 
 
@@ -141,9 +147,9 @@ class TrainingRun:
 
         mlflow.log_artifact(str(report_path), artifact_path="reports")
 
-    def register(self, description: str = "") -> str:
-        """Register the logged bundle as a new version of "withyou", tagged with its digest, and point alias
-        "challenger" at it."""
+    def register(self, description: str = "", tags: dict[str, str] | None = None) -> str:
+        """Register the logged bundle as a new version of "withyou", tagged with its digest and `tags` (training
+        passes the shipped graph and its figures), and point alias "challenger" at it."""
         import mlflow
         from mlflow import MlflowClient
 
@@ -151,12 +157,15 @@ class TrainingRun:
             raise RegistryError("no bundle to register: log_outputs() logs it first")
         client = MlflowClient()
         if not client.search_registered_models(filter_string=f"name = '{MODEL_NAME}'"):
-            client.create_registered_model(MODEL_NAME, description="WithYou 4-label classifier bundles (ONNX int8).")
+            client.create_registered_model(MODEL_NAME, description=MODEL_DESCRIPTION)
+        else:
+            client.update_registered_model(MODEL_NAME, description=MODEL_DESCRIPTION)
         version = client.create_model_version(
             MODEL_NAME,
             source=mlflow.get_artifact_uri(BUNDLE_ARTIFACT),
             run_id=self.run_id,
-            tags={"data_hash": self.data_hash, "model_version": self.model_version, DIGEST_TAG: self.bundle_digest},
+            tags={**(tags or {}), "data_hash": self.data_hash, "model_version": self.model_version,
+                  DIGEST_TAG: self.bundle_digest},
             description=description,
         )
         client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version.version)

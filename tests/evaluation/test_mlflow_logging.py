@@ -46,6 +46,29 @@ def test_bundle_without_run_id_is_skipped_with_a_notice(bundle_copy, tiny_datase
     assert "no mlflow_run_id" in log_to_mlflow(evaluation, [])
 
 
+def test_evaluation_tags_the_registered_version_with_its_figures_and_the_gate_verdict(tiny_random_bundle, tmp_path, monkeypatch):
+    import numpy as np
+    from mlflow import MlflowClient
+
+    from evaluation.run import Evaluation
+    from tests.tampering import register_bundle, use_temporary_registry
+    from withyou.registry import MODEL_NAME
+
+    use_temporary_registry(tmp_path, monkeypatch)
+    version = register_bundle(tiny_random_bundle, tmp_path / "model")
+    headline = {"test_macro_f1": 0.8123456, "threshold_hide": 0.9, "ece_after": float("nan"), "real_x": 0.5}
+    gate = {"passed": False, "champion": {"model_version": "v3"}}
+    evaluation = Evaluation({"headline": headline, "gate": gate, "bundle_written": False}, tmp_path / "model" / "bundle",
+                            np.zeros(0), np.zeros((0, 4)), np.zeros((0, 4)))  # fmt: skip
+
+    log_to_mlflow(evaluation, [])
+
+    tags = MlflowClient().get_model_version(MODEL_NAME, version).tags
+    assert tags["eval_test_macro_f1"] == "0.8123" and tags["eval_threshold_hide"] == "0.9000"
+    assert "eval_ece_after" not in tags and "eval_real_x" not in tags
+    assert tags["gate"] == "FAIL vs champion v3"
+
+
 def test_rewriting_a_registered_bundle_updates_its_digest_so_it_still_serves(tiny_random_bundle, tmp_path, monkeypatch):
     """Evaluation uploads its thresholds.json, calibration.json and metadata.json over the registered bundle; the
     version's digest (withyou/registry.py) must follow, or serving would refuse every evaluated model."""

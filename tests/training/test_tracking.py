@@ -34,6 +34,17 @@ def test_trained_model_is_registered_with_alias_challenger(fast_run):
     assert version.tags["data_hash"] == fast_run.report["data_hash"]
 
 
+def test_registered_version_says_which_graph_it_ships_and_its_figures(fast_run):
+    client = MlflowClient(fast_run.tracking_uri)
+    version = client.get_model_version_by_alias(MODEL_NAME, "challenger")
+    assert version.tags["shipped_graph"] == fast_run.report["parity"]["shipped"] in ("int8", "fp32")
+    macro_f1 = fast_run.report["models"]["transformer"]["test"]["macro_f1"]
+    assert float(version.tags["test_macro_f1"]) == pytest.approx(macro_f1, abs=1e-4)
+    assert 0 <= float(version.tags["int8_action_agreement"]) <= 1
+    description = client.get_registered_model(MODEL_NAME).description
+    assert "shipped_graph: int8 or fp32" in description and "(ONNX int8)" not in description
+
+
 def test_promote_moves_champion_to_the_new_version(fast_run, cli, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", fast_run.tracking_uri)
     first = fast_run.report["mlflow"]["version"]
