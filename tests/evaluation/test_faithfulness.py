@@ -12,15 +12,17 @@ from withyou.explain import Span
 
 
 class LiarClassifier(Classifier):
-    """Scores only on the word "liar": harassing 0.9 with it, neutral 0.9 without (a model with one clear cue)."""
+    """Scores only on the word "liar" in what the model reads (its token ids, decoded): harassing 0.9 with it,
+    neutral 0.9 without (a model with one clear cue)."""
 
-    def predict_proba(self, texts, parent_texts=None, *, calibrated=True):
+    def probabilities_of(self, encodings, *, calibrated=True):
         rows = []
-        for text in texts:
+        for encoding in encodings:
             row = np.full(len(self.labels), 0.1 / 3)
-            row[self.harassing_index if "liar" in text.lower() else self.labels.index("neutral")] = 0.9
+            read = self.tokenizer.decode(encoding.ids)
+            row[self.harassing_index if "liar" in read else self.labels.index("neutral")] = 0.9
             rows.append(row)
-        return np.array(rows)
+        return np.array(rows).reshape(len(rows), len(self.labels))
 
 
 @pytest.fixture(scope="module")
