@@ -73,4 +73,6 @@ def explain_command(
         console.print(moved)
     if explanation.parent is not None and parent is not None:
         render(console, "parent", parent, explanation.parent, explanation.label)
+    if explanation.note:
+        console.print(f"[yellow]{explanation.note}[/yellow]", markup=True)
     console.print("[dim]red: pushes towards the label, blue: away; number: probability drop without the words[/dim]")
