@@ -6,7 +6,8 @@ so a reply is a (parent, reply) segment pair and training ids equal serving ids;
 token_type_ids are fed only to a model that takes them (`model_input_names`, recorded in the bundle's `encoding`).
 Each epoch draws a label- and source-balanced sample (TrainConfig.max_train_examples, training.dataset
 .sampling_probabilities; the loss is class-weighted only with TrainConfig.class_weighting, off by default), and
-training stops early when validation macro-F1 stops improving; the best epoch's weights are kept.
+training stops early when validation macro-F1 stops improving; the best epoch's weights are kept. The budget is
+counted in examples and steps, never in seconds, so the same data and seed give the same model on any machine.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class FitResult:
     train_seconds: float = 0.0
     train_examples_per_s: float = 0.0
     stopped_by: str = "epochs"
-    """Why training ended: "epochs", "early_stopping", "max_steps" or "time_budget"."""
+    """Why training ended: "epochs", "early_stopping" or "max_steps"."""
 
 
 def resolve_base_model(ref: str) -> str:
@@ -219,14 +220,13 @@ class _Optimisation:
     optimizer: torch.optim.Optimizer
     scheduler: object
     max_grad_norm: float
-    deadline: float
 
 
 def train_epoch(
     opt: _Optimisation, train: Sequence[Record], labels: np.ndarray, batches: list[np.ndarray],
     loss_fn: torch.nn.Module, desc: str,
-) -> tuple[int, int, float, bool]:
-    """One pass over `batches`; returns (steps, examples, mean loss, whether the time budget ran out)."""
+) -> tuple[int, int, float]:
+    """One pass over `batches`; returns (steps, examples, mean loss)."""
     opt.model.train()
     started, seen, running, steps = time.perf_counter(), 0, 0.0, 0
     bar = tqdm(batches, desc=desc, unit="batch", leave=False, mininterval=1.0)
@@ -241,11 +241,8 @@ def train_epoch(
         seen += len(idx)
         running += (loss.item() - running) / steps
         bar.set_postfix(loss=f"{running:.4f}", ex_s=f"{seen / max(time.perf_counter() - started, 1e-9):.1f}", refresh=False)
-        if time.perf_counter() > opt.deadline:
-            bar.close()
-            return steps, seen, running, True
     bar.close()
-    return steps, seen, running, False
+    return steps, seen, running
 
 
 def freeze_word_embeddings(model: torch.nn.Module) -> int:
@@ -290,8 +287,7 @@ def fit_transformer(
     val_records = [validation[i] for i in np.sort(val_idx)]
     total_steps = planned_steps(config, len(train))
     optimizer, scheduler = build_optimizer(model, config, total_steps)
-    deadline = time.perf_counter() + config.time_budget_s if config.time_budget_s else float("inf")
-    opt = _Optimisation(model, tokenizer, optimizer, scheduler, config.max_grad_norm, deadline)
+    opt = _Optimisation(model, tokenizer, optimizer, scheduler, config.max_grad_norm)
     result = FitResult(model=model, tokenizer=tokenizer, base_model=config.base_model)
     best_f1, best_state, stale, seen = -1.0, None, 0, 0
     for epoch in range(1, config.epochs + 1):
@@ -299,7 +295,7 @@ def fit_transformer(
         order = weighted_sample(probabilities, config.max_train_examples, rng)
         loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights(train_labels[order]) if config.class_weighting else None)
         batches = length_bucketed_batches(train, order, config.batch_size, rng)[: total_steps - result.steps]
-        steps, epoch_seen, loss, out_of_time = train_epoch(
+        steps, epoch_seen, loss = train_epoch(
             opt, train, train_labels, batches, loss_fn, f"epoch {epoch}/{config.epochs}"
         )
         train_time = time.perf_counter() - epoch_start
@@ -316,7 +312,7 @@ def fit_transformer(
             best_f1, best_state, stale, result.best_epoch = score, copy.deepcopy(model.state_dict()), 0, epoch
         else:
             stale += 1
-        result.stopped_by = stop_reason(config, epoch, stale, result.steps >= total_steps, out_of_time)
+        result.stopped_by = stop_reason(config, epoch, stale, result.steps >= total_steps)
         if result.stopped_by != "epochs":
             break
     if best_state is not None:
@@ -326,10 +322,8 @@ def fit_transformer(
     return result
 
 
-def stop_reason(config: TrainConfig, epoch: int, stale: int, steps_done: bool, out_of_time: bool) -> str:
+def stop_reason(config: TrainConfig, epoch: int, stale: int, steps_done: bool) -> str:
     """"epochs" to go on (or when the last epoch ended normally), else why training stops now."""
-    if out_of_time:
-        return "time_budget"
     if stale >= config.patience:
         return "early_stopping"
     if steps_done and epoch < config.epochs:

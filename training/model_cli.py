@@ -68,9 +68,6 @@ def train(
     ] = None,
     max_eval_examples: Annotated[Optional[int], typer.Option(help=f"Validation posts per epoch; 0 = all [{D.max_eval_examples}]")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help=f"Cap on optimizer steps; 0 = none [{D.max_steps}]")] = None,
-    time_budget: Annotated[
-        Optional[float], typer.Option(help=f"Seconds for the optimizer loop; 0 = no limit [{D.time_budget_s}]")
-    ] = None,
     learning_rate: Annotated[Optional[float], typer.Option("--lr", "--learning-rate", help=f"[{D.learning_rate}]")] = None,
     weight_decay: Annotated[Optional[float], typer.Option(help=f"[{D.weight_decay}]")] = None,
     warmup_ratio: Annotated[Optional[float], typer.Option(help=f"[{D.warmup_ratio}]")] = None,
@@ -108,10 +105,7 @@ def train(
         ).items()
         if value is not None
     }
-    caps = dict(
-        max_train_examples=max_train_examples, max_eval_examples=max_eval_examples, max_steps=max_steps,
-        time_budget_s=time_budget,
-    )
+    caps = dict(max_train_examples=max_train_examples, max_eval_examples=max_eval_examples, max_steps=max_steps)
     for key, value in caps.items():
         if value is not None:
             overrides[key] = value or None  # 0 = no cap

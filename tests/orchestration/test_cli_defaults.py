@@ -16,7 +16,7 @@ from serving.config import ServingSettings
 from training.config import BuildConfig, TrainConfig
 
 SHOWN_DEFAULT = re.compile(r"\[([^\]]+)\]\s*$")
-RENAMED = {"threads": "num_threads", "time_budget": "time_budget_s", "dataset": "dataset_dir", "out": "out_dir"}
+RENAMED = {"threads": "num_threads", "dataset": "dataset_dir", "out": "out_dir"}
 
 
 def command(*path: str) -> click.Command:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
 import joblib
 import numpy as np
@@ -10,9 +13,10 @@ import pytest
 
 from training.config import ConfigError, TrainConfig
 from training.dataset import balanced_quotas, load_dataset, sample_indices
-from training.fit import load_checkpoint, predict_logits
+from training.fit import fit_transformer, load_checkpoint, macro_f1, predict_logits
 from withyou.bundle import Classifier
 from withyou.labels import LABELS
+from tests.conftest import tiny_splits
 
 
 @pytest.mark.slow
@@ -107,3 +111,30 @@ def test_dataset_without_manifest_is_named(tiny_dataset_dir, tmp_path):
         (tmp_path / name).write_bytes((tiny_dataset_dir / name).read_bytes())
     with pytest.raises(FileNotFoundError, match="missing manifest.json"):
         load_dataset(tmp_path)
+
+
+@pytest.mark.slow
+def test_the_same_data_and_seed_give_the_same_model_on_a_busy_slow_machine(monkeypatch):
+    """The default preset's stop rules at tiny sizes, run twice: once on the idle machine, once beside a process that
+    spins on a core and with a clock that runs 1,000 times fast (a machine far slower than any real one). A
+    wall-clock budget would stop the second run after its first steps; an example budget trains both alike."""
+    splits = tiny_splits()
+    config = TrainConfig.preset("default", max_length=48, batch_size=8, eval_batch_size=32, epochs=2,
+                                max_train_examples=24, max_eval_examples=8, patience=2, track=False)
+    idle = fit_transformer(config, splits["train"], splits["validation"])
+    idle_logits = predict_logits(idle.model, idle.tokenizer, splits["test"])
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    real_clock = time.perf_counter
+    monkeypatch.setattr(time, "perf_counter", lambda: 1_000 * real_clock())
+    try:
+        busy = fit_transformer(config, splits["train"], splits["validation"])
+    finally:
+        monkeypatch.undo()
+        hog.kill()
+        hog.wait()
+    busy_logits = predict_logits(busy.model, busy.tokenizer, splits["test"])
+    truth = np.array([LABELS.index(r.label) for r in splits["test"]])
+    assert (busy.steps, busy.stopped_by) == (idle.steps, idle.stopped_by) == (6, "epochs")
+    assert [e.val_macro_f1 for e in busy.history] == pytest.approx([e.val_macro_f1 for e in idle.history], abs=0.005)
+    assert macro_f1(truth, busy_logits.argmax(axis=1)) == pytest.approx(macro_f1(truth, idle_logits.argmax(axis=1)), abs=0.005)
+    assert np.allclose(busy_logits, idle_logits, atol=1e-4)
