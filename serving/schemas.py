@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from serving.config import get_settings
 from withyou.explain import Explanation
-from withyou.labels import Action, Label
+from withyou.labels import Action
 from withyou.language import SERVED_PART_REASON, UNDETERMINED, UNSUPPORTED_REASON
 from withyou.records import ParentText, PostText
 
@@ -57,8 +57,10 @@ ClassifyItems = Annotated[
 
 class ClassifyResult(BaseModel):
     id: str | None = Field(description="the item's id, or null when it had none")
-    label: Label = Field(description="the most probable label")
-    scores: dict[Label, float] = Field(description="calibrated probability of each of the four labels (sum to 1)")
+    label: str = Field(description="the most probable of the served bundle's labels (its labels.json)")
+    scores: dict[str, float] = Field(
+        description="calibrated probability of each of the served bundle's labels, in the bundle's order (sum to 1)"
+    )
     action: Action = Field(description="allow / review / hide, from P(harassing) and the serving thresholds")
     model_version: str
     lang: str = Field(

@@ -82,7 +82,8 @@ def stop_server_on_failure(exc: BaseException) -> None:
 )
 @bentoml.asgi_app(review_app(served_bundle=settings.bundle), path=MOUNT_PATH)  # reviewers use the served labels
 class WithYou:
-    """Classifies posts as disclosure / supportive / harassing / neutral and maps P(harassing) to an action."""
+    """Classifies posts with the served bundle's labels (by default disclosure / supportive / harassing / neutral)
+    and maps P(harassing) to an action."""
 
     def __init__(self) -> None:
         self.ready = False
