@@ -166,6 +166,9 @@ class Occluder:
         self.full = as_encoded(full)
         self.full_read = self.read_ids(full)
         self.read_offsets = [o for o, s in zip(full.offsets, full.sequence_ids) if s == self.sequence and o[1] > o[0]]
+        read_to = max((end for _, end in self.read_offsets), default=0)
+        self.truncated = bool(self.full_read) and read_to < len(self.prepare(self.text).rstrip())
+        """Whether the model stops reading the occluded text before its end (the window ends inside it)."""
         self._variants: dict[int, Encoded] = {}
         self._read: list[int] | None = None
 
@@ -221,9 +224,10 @@ class Occluder:
         return sorted(chosen)
 
     def read_words(self) -> list[int]:
-        """Indices of the words the model reads: deleting one changes the ids read from the occluded text before
-        they run out. (Comparing just the common length ignores a word past the window whose deletion only moves
-        the truncation's split between post and parent by a token.) Found once, then remembered."""
+        """Indices of the words the model reads: deleting one changes the ids read from the occluded text (when
+        the window ends inside the text: the ids before they run out, which ignores a word past the window whose
+        deletion only moves the truncation's split between post and parent by a token). Found once, then
+        remembered."""
         if self._read is not None:
             return self._read
         self._read = read = []
@@ -232,7 +236,7 @@ class Occluder:
             texts = [without(self.text, [self.words[i]]) or " " for i in chunk]
             for i, encoding in zip(chunk, self.tokenize(texts)):
                 ids = self.read_ids(encoding)
-                common = min(len(ids), len(self.full_read))
+                common = min(len(ids), len(self.full_read)) if self.truncated else None
                 if ids[:common] != self.full_read[:common] or (common == 0 and ids != self.full_read):
                     self._variants[i] = as_encoded(encoding)
                     read.append(i)

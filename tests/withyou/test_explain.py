@@ -226,3 +226,13 @@ def test_a_budget_too_small_for_a_reply_and_its_parent_is_shared_between_them(ti
     assert 0 < explanation.parent.words_explained < explanation.parent.words_read
     assert any(item.text[s.start : s.end] == "sure" for s in explanation.text.harassing)
     assert any(item.parent_text[s.start : s.end] == "manager" for s in explanation.parent.harassing)
+
+
+def test_every_word_of_a_short_post_is_read_including_the_last(tiny_bundle):
+    classifier = KeywordClassifier.from_bundle(tiny_bundle)
+
+    (explanation,) = explain(classifier, [Item(text="Sure you were, liar.", parent_text="what a day")])
+
+    assert explanation.text.words_read == explanation.text.words_explained == 4
+    (span,) = explanation.text.harassing
+    assert span.start == 15  # "liar", the last word: deleting it leaves a prefix of the ids, and it is still read
