@@ -154,8 +154,10 @@ class WithYou:
 
         Each result has the item's `id`, the most probable `label`, calibrated `scores` for every label of the bundle, the
         `action` (allow / review / hide), the `model_version`, the detected `lang` and `lang_confidence`, a
-        `reason` when the language is one the model was not trained on (then it is never hidden, only reviewed),
-        and, for items sent with `"explain": true`, an `explanation` (spans over the text and parent). Texts longer
+        `reason` when the language is one the model was not trained on (then it is never hidden, only reviewed,
+        unless a part in a language it reads is harassing at the hide threshold), and, for items sent with
+        `"explain": true`, an `explanation` (spans over the text and parent, the words read and explained, and a
+        `note` when the request's explanation budget covered only the most influential passages). Texts longer
         than 2,000 characters are read as their first 1,500 and last 500 characters.
         A busy server answers 429 with `Retry-After` (seconds) and `Retry-After-Ms` (milliseconds).
         """
