@@ -93,7 +93,8 @@ def write_report(evaluation: Evaluation, out_dir: Path) -> tuple[Path, Path]:
 
 
 VERSION_TAG_FIGURES = ("test_macro_f1", "threshold_review", "threshold_hide", "ece_after", "hide_precision_test",
-                       "hide_recall_test", "disclosure_hide_share", "functional_pass_rate")
+                       "hide_recall_test", "disclosure_hide_share", "functional_pass_rate",
+                       "int8_label_agreement_fitted", "int8_action_agreement_fitted")
 """Headline numbers that evaluation also sets as tags (eval_<name>) on the run's registered versions."""
 
 
@@ -105,6 +106,8 @@ def tag_registered_versions(client: Any, run_id: str, metrics: dict[str, Any]) -
     headline = metrics["headline"]
     tags = {f"eval_{name}": f"{headline[name]:.4f}" for name in VERSION_TAG_FIGURES
             if isinstance(headline.get(name), (int, float)) and math.isfinite(headline[name])}  # fmt: skip
+    if (metrics.get("int8") or {}).get("shipped"):
+        tags["shipped_graph"] = metrics["int8"]["shipped"]  # evaluation may have switched it (evaluation/int8.py)
     if metrics.get("gate"):
         gate = metrics["gate"]
         tags["gate"] = f"{'PASS' if gate['passed'] else 'FAIL'} vs champion {gate['champion']['model_version']}"
@@ -156,7 +159,8 @@ def log_to_mlflow(evaluation: Evaluation, files: list[Path]) -> str:
     written = ""
     if evaluation.metrics.get("bundle_written"):
         # the registered model version points at the run's "bundle" artifacts: keep them equal to the local bundle
-        for name in ("calibration.json", "thresholds.json", "metadata.json"):
+        switched = ("model.onnx",) if (evaluation.metrics.get("int8") or {}).get("switched") else ()
+        for name in ("calibration.json", "thresholds.json", "metadata.json", *switched):
             client.log_artifact(run_id, str(evaluation.bundle_dir / name), artifact_path="bundle")
         versions = record_bundle_digest(run_id, evaluation.bundle_dir)  # else serving refuses the changed bundle
         written = " and updated calibration.json/thresholds.json in its bundle" + (

@@ -6,7 +6,8 @@ suite (evaluation/bias.py) with the transformer, the TF-IDF baseline and alt-pro
 Order matters and is fixed: raw logits on validation and test → temperature fitted on validation → thresholds
 chosen on *calibrated* validation P(harassing) (serving thresholds calibrated scores) → every test number
 computed from calibrated probabilities → calibration.json and thresholds.json written into the bundle.
-Test data never influences the temperature or the thresholds.
+Test data never influences the temperature or the thresholds. Right after the thresholds, the int8 rule is judged
+again at them (evaluation/int8.py); a bundle it switches to fp32 is evaluated again from the start.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from evaluation.config import EvaluationConfig, EvaluationError
 from evaluation.faithfulness import faithfulness_section
 from evaluation.functional import DEFAULT_CASES_PATH, load_cases, run_functional
 from evaluation.gate import GateVerdict, compare, same_label_set, scorecard
+from evaluation.int8 import REFERENCE_GRAPH, int8_decision
 from evaluation.metrics import (
     HARASSING,
     classification_metrics,
@@ -146,6 +148,13 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
         y_val == HARASSING, val_probs[:, HARASSING],
         precision_target=config.precision_target, recall_target=config.recall_target,
     )
+    int8 = int8_decision(
+        bundle_dir, val_logits, lambda: fp32_logits(bundle_dir, data.validation, config.batch_size),
+        harassing_index=HARASSING, temperature=calibration.temperature, thresholds=choice.thresholds,
+        write=config.write_bundle,
+    )
+    if int8.get("switched") and classifier.metadata["parity"]["shipped"] == "int8":  # switched now: grade what ships
+        return evaluate_bundle(bundle_dir, config, data)
     metrics: dict[str, Any] = {
         "model_version": classifier.model_version,
         "labels": list(classifier.labels),
@@ -166,6 +175,7 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
             **{split: threshold_performance(y == HARASSING, p[:, HARASSING], choice.thresholds)
                for split, y, p in (("validation", y_val, val_probs), ("test", y_test, test_probs))},
         },
+        "int8": int8,
         "disclosure_exposure": disclosure_exposure(y_test, test_probs[:, HARASSING], choice.thresholds),
         "slices": slice_metrics(y_test, test_probs, slice_masks(data.test, config.short_words)),
         "notices": _data_notices(classifier, data),
@@ -188,6 +198,12 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
         write_thresholds(bundle_dir, choice.thresholds)
     metrics["bundle_written"] = config.write_bundle
     return evaluation
+
+
+def fp32_logits(bundle_dir: Path, records: list[Record], batch_size: int) -> np.ndarray:
+    """`records`' logits through the bundle's model.fp32.onnx, in LABELS order (the int8 decision's reference)."""
+    classifier = Classifier.from_bundle(bundle_dir, model_file=REFERENCE_GRAPH, batch_size=batch_size)
+    return BundleScorer(classifier).record_logits(records, "validation, fp32 graph")
 
 
 def _baseline_scorer(config: EvaluationConfig, bundle_dir: Path, notices: list[str]) -> BaselineScorer | None:
@@ -303,6 +319,7 @@ def _extra_metrics(scorer: BundleScorer, name: str, records: list[Record], confi
 def headline(metrics: dict[str, Any]) -> dict[str, Any]:
     """The numbers a reader needs first (also logged to MLflow as eval_* metrics)."""
     test, thresholds, functional = metrics["test"], metrics["thresholds"], metrics.get("functional")
+    int8 = metrics.get("int8") or {}
     return {
         "test_macro_f1": test["macro_f1"],
         "test_accuracy": test["accuracy"],
@@ -326,5 +343,7 @@ def headline(metrics: dict[str, Any]) -> dict[str, Any]:
         ),
         **{f"real_{key}": value for key, value in scorecard(metrics).items()
            if key not in ("test_macro_f1", "disclosure_to_harassing_rate", "functional_pass_rate")},
+        "int8_label_agreement_fitted": int8.get("label_agreement") if int8.get("checked") else None,
+        "int8_action_agreement_fitted": int8.get("action_agreement") if int8.get("checked") else None,
         "bias_hide_share": ((metrics.get("bias") or {}).get("transformer") or {}).get("overall", {}).get("hide_share"),
     }

@@ -2,11 +2,10 @@
 
 Parity is measured through the serving path itself (withyou.bundle.Classifier, tokenisation included) on the parity
 set (the validation split). The fp32 graph must match torch's logits within `max_abs_diff` (training/export.py
-fails the export otherwise). The int8 graph is shipped as model.onnx only under the int8 rule (issue 11): its labels
-agree with torch on ≥ 99.5 % of the parity posts whose torch top-2 probability margin is ≥ 0.1 (near ties, where
-any rounding flips the label, are left out) AND its allow/review/hide actions — from P(harassing) at temperature 1
-and the thresholds the export is given — agree on ≥ 99.5 % of all parity posts; otherwise the fused fp32 graph is
-shipped. The bars are TrainConfig's (`parity_min_int8_agreement`, `parity_int8_min_margin`), declared once there.
+fails the export otherwise). The int8 graph is shipped as model.onnx only under the int8 rule (withyou/int8.py),
+judged here against torch at temperature 1 and the thresholds the export is given (the placeholder ones);
+evaluation judges it again at the fitted temperature and thresholds (evaluation/int8.py). The bars are
+TrainConfig's (`parity_min_int8_agreement`, `parity_int8_min_margin`), declared once there.
 """
 
 from __future__ import annotations
@@ -14,59 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from training.config import TrainConfig
-from withyou.bundle import Classifier, softmax
-from withyou.policy import Thresholds, decide_action
-
-
-@dataclass(frozen=True)
-class Int8Agreement:
-    """How the int8 graph's answers compare with torch's on the parity set (the int8 rule, module docstring)."""
-
-    confident_examples: int
-    """Parity posts whose torch top-2 probability margin is ≥ min_margin."""
-    label_agreement: float | None
-    """Share of those posts where int8 and torch pick the same label (None when there are none: int8 not shipped)."""
-    action_agreement: float
-    """Share of all parity posts where int8 and torch lead to the same allow/review/hide action."""
-    min_margin: float
-    min_agreement: float
-    thresholds: dict[str, Any]
-
-    @property
-    def ship_int8(self) -> bool:
-        return (
-            self.label_agreement is not None
-            and self.label_agreement >= self.min_agreement
-            and self.action_agreement >= self.min_agreement
-        )
-
-
-def int8_rule(
-    reference: np.ndarray, int8: np.ndarray, *, harassing_index: int, thresholds: Thresholds,
-    min_agreement: float = TrainConfig.parity_min_int8_agreement, min_margin: float = TrainConfig.parity_int8_min_margin,
-) -> Int8Agreement:
-    """Decide int8 or fp32 from torch logits (`reference`) and int8 logits on the same posts (module docstring)."""
-    torch_probs, int8_probs = softmax(reference), softmax(int8)
-    top2 = np.sort(torch_probs, axis=1)[:, -2:] if len(torch_probs) else np.zeros((0, 2))
-    confident = (top2[:, 1] - top2[:, 0]) >= min_margin
-    same_label = torch_probs.argmax(axis=1) == int8_probs.argmax(axis=1)
-    actions = [
-        [decide_action(float(p), thresholds) for p in probs[:, harassing_index]] for probs in (torch_probs, int8_probs)
-    ]
-    same_action = np.array([a == b for a, b in zip(*actions)], dtype=bool)
-    return Int8Agreement(
-        confident_examples=int(confident.sum()),
-        label_agreement=float(same_label[confident].mean()) if confident.any() else None,
-        action_agreement=float(same_action.mean()) if len(same_action) else 0.0,
-        min_margin=min_margin,
-        min_agreement=min_agreement,
-        thresholds=thresholds.model_dump(),
-    )
+from withyou.bundle import Classifier
+from withyou.int8 import Int8Agreement, int8_rule
+from withyou.policy import Thresholds
 
 
 @dataclass(frozen=True)

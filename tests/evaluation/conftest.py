@@ -20,26 +20,29 @@ def copy_bundle(bundle: Path, destination: Path) -> Path:
     return Path(shutil.copytree(bundle, destination))
 
 
-def force_label(bundle: Path, label: str, margin: float = 50.0) -> Path:
-    """Rewrite the bundle's ONNX graph so `label`'s logit gets `margin` added: the model then always predicts it.
+def force_label(
+    bundle: Path, label: str, margin: float = 50.0, graphs: tuple[str, ...] = ("model.onnx", "model.fp32.onnx")
+) -> Path:
+    """Rewrite the bundle's ONNX `graphs` so `label`'s logit gets `margin` added: the model then always predicts it.
 
     A real, loadable bundle whose behaviour is known in advance — the way to build a challenger that is worse
-    than the champion by construction.
+    than the champion by construction. Both graphs by default, so that evaluation's int8 decision (which judges
+    model.onnx against model.fp32.onnx, evaluation/int8.py) sees a consistent bundle.
     """
     import onnx
     from onnx import helper, numpy_helper
 
     from withyou.integrity import record_checksums
 
-    path = bundle / "model.onnx"
-    model = onnx.load(str(path))
-    for node in model.graph.node:
-        node.output[:] = ["logits_unbiased" if name == "logits" else name for name in node.output]
-    bias = np.zeros(len(LABELS), dtype=np.float32)
-    bias[LABELS.index(label)] = margin
-    model.graph.initializer.append(numpy_helper.from_array(bias, "forced_label_bias"))
-    model.graph.node.append(helper.make_node("Add", ["logits_unbiased", "forced_label_bias"], ["logits"]))
-    onnx.save(model, str(path))
+    for path in (bundle / name for name in graphs if (bundle / name).is_file()):
+        model = onnx.load(str(path))
+        for node in model.graph.node:
+            node.output[:] = ["logits_unbiased" if name == "logits" else name for name in node.output]
+        bias = np.zeros(len(LABELS), dtype=np.float32)
+        bias[LABELS.index(label)] = margin
+        model.graph.initializer.append(numpy_helper.from_array(bias, "forced_label_bias"))
+        model.graph.node.append(helper.make_node("Add", ["logits_unbiased", "forced_label_bias"], ["logits"]))
+        onnx.save(model, str(path))
     record_checksums(bundle)  # a deliberate edit of the graph, recorded as an export would
     return bundle
 
