@@ -124,6 +124,7 @@ def print_summary(metrics: dict, html_path: Path, metrics_path: Path) -> None:
         f"  functional pass rate {pct(h['functional_pass_rate'])} (cases with a parent: "
         f"{pct(h['functional_pass_rate_with_context'])} with it, {pct(h['functional_pass_rate_without_context'])} without)",
         *benchmark_lines(metrics),
+        f"  baseline floor: {metrics['floor']['line']}",
         f"  bundle calibration/thresholds {'written' if metrics['bundle_written'] else 'not written'}",
         f"report {html_path}",
         f"metrics {metrics_path}",

@@ -10,6 +10,13 @@ Every number is an argmax-label rate or score, which temperature scaling does no
 move the verdict. A number missing on either side (e.g. no benchmark data in this build) is listed, not compared.
 Two models with different label sets answer different questions: the gate refuses to compare them (GateError,
 `same_label_set`) — a model with a new label is promoted by a person, not by these numbers.
+
+The baseline floor (`floor`) comes before any champion, the first promotion included: the transformer must beat
+the TF-IDF baseline trained beside it (`baseline.joblib`, scored in the same evaluation) on the harassing-vs-rest
+macro-F1 of every real-text benchmark present (FLOOR_METRICS: EDOS dev, misogyny test; CrowdCounter's two rates
+trade against each other and are gated against the champion instead). With benchmarks but no baseline scores
+(no baseline.joblib, --no-peers) the floor cannot be shown and fails. A build without public data has no
+benchmarks: the floor is then "none" (nothing to check), which promotion reports and lets through.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evaluation.config import DEFAULT_TOLERANCE
+from withyou.registry import FLOOR_FAIL, FLOOR_NONE, FLOOR_PASS
 
 
 class GateError(ValueError):
@@ -43,6 +51,9 @@ GATE_METRICS: tuple[GateMetric, ...] = (
     GateMetric("bias_bpsn_auc", "bias suite: generalized-mean BPSN AUC", True),
     GateMetric("functional_pass_rate", "functional suite pass rate", True),
 )
+
+
+FLOOR_METRICS: tuple[GateMetric, ...] = tuple(m for m in GATE_METRICS if m.key in ("edos_macro_f1", "misogyny_macro_f1"))
 
 
 def _get(tree: Any, *path: str) -> float | None:
@@ -158,3 +169,40 @@ def compare(
     if passed:
         reasons.append(f"not worse than the champion beyond {tolerance:g} on any of the {compared} numbers compared")
     return GateVerdict(passed, challenger_version, champion_version, challenger, champion, tolerance, reasons)
+
+
+@dataclass(frozen=True)
+class FloorVerdict:
+    """The transformer against the linear baseline on the real-text benchmarks (module docstring)."""
+
+    status: str
+    """FLOOR_PASS, FLOOR_FAIL, or FLOOR_NONE when the evaluation had no real-text benchmark."""
+    line: str
+    """One line with the numbers, e.g. "below the linear baseline: EDOS ... 0.7170 vs baseline 0.7210; ..."."""
+
+    @property
+    def passed(self) -> bool:
+        return self.status != FLOOR_FAIL
+
+    def to_json(self) -> dict:
+        return {"status": self.status, "passed": self.passed, "line": self.line}
+
+
+def floor(metrics: dict[str, Any]) -> FloorVerdict:
+    """Apply the baseline floor to one evaluation (evaluation.run's metrics dict)."""
+    mine, baseline = scorecard(metrics), scorecard(metrics, "baseline")
+    present = [m for m in FLOOR_METRICS if mine[m.key] is not None]
+    if not present:
+        return FloorVerdict(FLOOR_NONE, "floor not checked: this evaluation has no real-text benchmark "
+                                        "(a build without public data)")
+    parts, failed = [], False
+    for metric in present:
+        theirs = baseline[metric.key]
+        if theirs is None:
+            parts.append(f"{metric.title} {mine[metric.key]:.4f} vs no baseline score")
+            failed = True
+            continue
+        failed |= not mine[metric.key] > theirs
+        parts.append(f"{metric.title} {mine[metric.key]:.4f} vs baseline {theirs:.4f}")
+    head = "below the linear baseline on real text" if failed else "above the linear baseline on real text"
+    return FloorVerdict(FLOOR_FAIL if failed else FLOOR_PASS, f"{head}: {'; '.join(parts)}")

@@ -99,13 +99,16 @@ VERSION_TAG_FIGURES = ("test_macro_f1", "threshold_review", "threshold_hide", "e
 
 
 def tag_registered_versions(client: Any, run_id: str, metrics: dict[str, Any]) -> list[str]:
-    """Tag every registered version of run `run_id` with the headline figures and, when a gate ran, its verdict
-    ("PASS vs champion 3" / "FAIL vs champion 3"), so the registry shows them beside the version."""
-    from withyou.registry import MODEL_NAME
+    """Tag every registered version of run `run_id` with the headline figures, the baseline floor's verdict
+    (FLOOR_TAG, which `withyou promote` reads) and, when a gate ran, its verdict ("PASS vs champion 3" / "FAIL vs
+    champion 3"), so the registry shows them beside the version."""
+    from withyou.registry import FLOOR_TAG, MODEL_NAME
 
     headline = metrics["headline"]
     tags = {f"eval_{name}": f"{headline[name]:.4f}" for name in VERSION_TAG_FIGURES
             if isinstance(headline.get(name), (int, float)) and math.isfinite(headline[name])}  # fmt: skip
+    if metrics.get("floor"):
+        tags[FLOOR_TAG] = f"{metrics['floor']['status']}: {metrics['floor']['line']}"
     if (metrics.get("int8") or {}).get("shipped"):
         tags["shipped_graph"] = metrics["int8"]["shipped"]  # evaluation may have switched it (evaluation/int8.py)
     if metrics.get("gate"):

@@ -26,7 +26,7 @@ from evaluation.calibration import calibrate, write_calibration
 from evaluation.config import EvaluationConfig, EvaluationError
 from evaluation.faithfulness import faithfulness_section
 from evaluation.functional import DEFAULT_CASES_PATH, load_cases, run_functional
-from evaluation.gate import GateVerdict, compare, same_label_set, scorecard
+from evaluation.gate import GateVerdict, compare, floor, same_label_set, scorecard
 from evaluation.int8 import REFERENCE_GRAPH, int8_decision
 from evaluation.metrics import (
     HARASSING,
@@ -191,6 +191,7 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
         metrics["peers"] = peer_section(data.validation, data.test, (val_probs, test_probs), baseline)
     scorers = {"transformer": scorer, **({"baseline": baseline, "profanity_check": profanity_probs} if config.peers else {})}
     _real_text_sections(evaluation, data, scorers, choice.thresholds, config)
+    metrics["floor"] = floor(metrics).to_json()
     metrics["extra"] = {name: _extra_metrics(scorer, name, records, config) for name, records in extra.items()}
     metrics["headline"] = headline(metrics)
     if config.write_bundle:

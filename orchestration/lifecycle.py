@@ -7,10 +7,15 @@ they differ only in what they build with. Each step is the stage's own code:
     train      training.pipeline.run_training        registers version N with alias "challenger"
     evaluate   evaluation.cli.run_evaluation          calibration + thresholds into the bundle, the report, and —
     gate                                               when a champion exists — the gate against it (exit 1: worse)
-    promote    training.tracking.promote              alias "champion" → N, only when there was no champion or
-                                                       the gate passed (and the caller allows promotion)
+    floor                                              the baseline floor (evaluation/gate.py `floor`): the model
+                                                       must beat the TF-IDF baseline on the real-text benchmarks
+                                                       (exit 3 below it), the first model included
+    promote    training.tracking.promote              alias "champion" → N, only when the floor and (with a
+                                                       champion) the gate passed, the caller allows promotion, and
+                                                       the model is not a --fast smoke model (those stay challenger)
 
-Nothing promotes a model the gate refused; a first model has nothing to be gated against.
+Nothing promotes a model the floor or the gate refused. Without real-text benchmarks (a build without public data)
+the floor has nothing to check: the model is promoted and the notes say the floor was not checked.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from withyou import paths
-from withyou.registry import CHAMPION
+from withyou.registry import CHAMPION, FLOOR_NONE
 
-PASSED, GATE_FAILED, BAD_INPUT = 0, 1, 2
+PASSED, GATE_FAILED, BAD_INPUT, FLOOR_FAILED = 0, 1, 2, 3
 FAST_PARITY_MIN_INT8_AGREEMENT = 0.75
 """A dozen --fast steps leave near-tied logits that int8 rounding flips (95-98 % agreement on the seed build):
 the smoke preset's bar for both int8-rule agreements (training/parity.py). When no post reaches the rule's 0.1
@@ -67,6 +72,7 @@ class LifecycleOutcome:
     manifest: dict[str, Any]
     gated_against: str | None = None
     gate: dict[str, Any] | None = None
+    floor: dict[str, Any] | None = None
     promoted: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -122,17 +128,24 @@ def run_lifecycle(config: LifecycleConfig, echo: Callable[[str], None] = print) 
     echo(f"model {trained.model_version} → {trained.model_dir}")
     bundle_dir = trained.model_dir / "bundle"
     echo("step 3/4 evaluate: calibration, thresholds, report" + (f", gate against {against}" if against else ""))
-    code, verdict = evaluate(config, bundle_dir, trained.model_version, against)
+    code, metrics = evaluate(config, bundle_dir, trained.model_version, against)
     outcome = LifecycleOutcome(
         exit_code=code, model_version=trained.model_version, bundle_dir=bundle_dir,
         registered_version=trained.registered_version, run_id=(trained.report.get("mlflow") or {}).get("run_id"),
-        manifest=manifest, gated_against=against, gate=verdict,
+        manifest=manifest, gated_against=against, gate=metrics.get("gate"), floor=metrics.get("floor"),
     )  # fmt: skip
     echo("step 4/4 promote")
+    floor = outcome.floor or {}
     if code == BAD_INPUT:
         outcome.notes.append("evaluation could not run; see its error above; not promoted")
+    elif not floor.get("passed"):
+        outcome.exit_code = FLOOR_FAILED
+        outcome.notes.append(f"refused: model {trained.model_version} is {floor.get('line')}; not promoted or served")
     elif code == GATE_FAILED:
         outcome.notes.append(f"the gate refused it: worse than {against} on a gated number; not promoted")
+    elif config.fast:
+        outcome.notes.append(f"not promoted: a --fast smoke model is never champion (registered version "
+                             f"{trained.registered_version} stays challenger)")
     elif not trained.registered_version:
         outcome.notes.append("not promoted: the model was not registered (training ran without MLflow)")
     elif not config.promote:
@@ -142,13 +155,15 @@ def run_lifecycle(config: LifecycleConfig, echo: Callable[[str], None] = print) 
         outcome.promoted = True
         outcome.notes.append(f"promoted withyou version {moved['version']} to champion"
                              + (f" (was version {moved['previous']})" if moved["previous"] else ""))
+    if outcome.floor and outcome.floor["status"] == FLOOR_NONE:
+        outcome.notes.append(outcome.floor["line"])
     return outcome
 
 
 def evaluate(
     config: LifecycleConfig, bundle_dir: Path, model_version: str, against: str | None
-) -> tuple[int, dict[str, Any] | None]:
-    """`withyou evaluate BUNDLE [--against champion]`; (exit code, metrics["gate"] or None)."""
+) -> tuple[int, dict[str, Any]]:
+    """`withyou evaluate BUNDLE [--against champion]`; (exit code, its metrics.json, {} when none was written)."""
     from evaluation.cli import run_evaluation
     from evaluation.run import EvaluationConfig
 
@@ -157,5 +172,4 @@ def evaluate(
     evaluation = EvaluationConfig(dataset_dir=config.dataset_dir, out_dir=out_dir, **tolerance)
     code = run_evaluation(str(bundle_dir), evaluation, against)
     metrics_path = out_dir / "metrics.json"
-    verdict = json.loads(metrics_path.read_text(encoding="utf-8")).get("gate") if metrics_path.is_file() else None
-    return code, verdict
+    return code, json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}

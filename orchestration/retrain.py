@@ -8,7 +8,8 @@
 
 Every step logs to MLflow (training and evaluation log their own runs); the retrain adds tags to the challenger's
 run (`retrain.*`: review rows, gate verdict, promotion) and writes artifacts/retrain/<model_version>.json.
-Exit codes: 0 gate passed (promoted unless --no-promote), 1 gate failed (champion kept), 2 unusable input.
+Exit codes: 0 gate passed (promoted unless --no-promote), 1 gate failed (champion kept), 2 unusable input, 3 below
+the linear baseline on real text (orchestration/lifecycle.py: the floor; champion kept).
 Module level imports nothing heavy; torch and mlflow load inside the steps.
 """
 

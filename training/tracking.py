@@ -15,7 +15,7 @@ from typing import Any
 
 from withyou import paths
 from withyou.integrity import bundle_digest
-from withyou.registry import BUNDLE_ARTIFACT, CHALLENGER, CHAMPION, DIGEST_TAG, MODEL_NAME
+from withyou.registry import BUNDLE_ARTIFACT, CHALLENGER, CHAMPION, DIGEST_TAG, FLOOR_FAIL, FLOOR_TAG, MODEL_NAME
 
 MODEL_DESCRIPTION = (
     "WithYou post classifier: ONNX bundles served without torch (bundle + MLflow pyfunc model). Each version's tags "
@@ -28,6 +28,10 @@ EXPERIMENT = MODEL_NAME
 
 class RegistryError(LookupError):
     """A registered model version or alias does not exist."""
+
+
+class PromotionRefused(RegistryError):
+    """The version may not become champion; the message says why, with the numbers."""
 
 
 def sqlite_path(tracking_uri: str) -> Path:
@@ -190,3 +194,31 @@ def promote(version: str | int, alias: str = CHAMPION) -> dict[str, Any]:
     client.set_registered_model_alias(MODEL_NAME, alias, str(version))
     return {"model": MODEL_NAME, "alias": alias, "version": str(version), "previous": previous}
 
+
+
+def check_champion(version: str | int) -> str:
+    """The version's baseline-floor verdict (FLOOR_TAG, set by `withyou evaluate`) when it may become champion;
+    raises PromotionRefused when it is a --fast smoke model (run tag SMOKE_TAG), was never evaluated, or is below
+    the floor (evaluation/gate.py `floor`)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from training.config import SMOKE_TAG
+
+    configure()
+    client = MlflowClient()
+    try:
+        registered = client.get_model_version(MODEL_NAME, str(version))
+    except MlflowException:
+        raise RegistryError(f"no version {version} of registered model {MODEL_NAME!r}") from None
+    run_tags = client.get_run(registered.run_id).data.tags if registered.run_id else {}
+    if run_tags.get(SMOKE_TAG) == "fast":
+        raise PromotionRefused(f"version {version} is a --fast smoke model: never champion (it stays a challenger)")
+    verdict = registered.tags.get(FLOOR_TAG)
+    if verdict is None:
+        raise PromotionRefused(f"version {version} has no baseline-floor verdict: run `withyou evaluate "
+                               f"models:/{MODEL_NAME}/{version}` first")
+    status, _, line = verdict.partition(": ")
+    if status == FLOOR_FAIL:
+        raise PromotionRefused(f"version {version} is not promoted: {line}")
+    return line

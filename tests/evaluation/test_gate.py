@@ -2,7 +2,7 @@
 
 import pytest
 
-from evaluation.gate import GATE_METRICS, GateError, compare, scorecard
+from evaluation.gate import GATE_METRICS, GateError, compare, floor, scorecard
 
 CHAMPION = {
     "test_macro_f1": 0.80,
@@ -121,3 +121,38 @@ def test_gating_a_challenger_with_another_label_set_stops_before_scoring_the_cha
     challenger = SimpleNamespace(metrics={"labels": ["disclosure", "supportive", "harassing", "neutral", "threat"]})
     with pytest.raises(GateError, match=r"different label sets"):
         gate_against(str(tiny_random_bundle), challenger, data=None, config=EvaluationConfig())
+
+
+def evaluation_metrics(transformer: dict[str, float], baseline: dict[str, float] | None) -> dict:
+    """The benchmark section of an evaluation's metrics: harassing-vs-rest macro-F1 per benchmark and model."""
+    return {"benchmarks": {
+        name: {"transformer": {"macro_f1": score}, **({"baseline": {"macro_f1": baseline[name]}} if baseline else {})}
+        for name, score in transformer.items()
+    }}
+
+
+def test_the_floor_refuses_a_model_the_baseline_beats_on_one_real_text_benchmark():
+    verdict = floor(evaluation_metrics({"edos": 0.81, "misogyny_reddit": 0.642},
+                                       {"edos": 0.72, "misogyny_reddit": 0.703}))
+    assert not verdict.passed and verdict.status == "fail"
+    assert verdict.line == ("below the linear baseline on real text: EDOS dev harassing-vs-rest macro-F1 0.8100 vs "
+                            "baseline 0.7200; misogyny test harassing-vs-rest macro-F1 0.6420 vs baseline 0.7030")
+
+
+def test_the_floor_passes_a_model_above_the_baseline_on_every_benchmark():
+    verdict = floor(evaluation_metrics({"edos": 0.81, "misogyny_reddit": 0.73}, {"edos": 0.72, "misogyny_reddit": 0.70}))
+    assert verdict.passed and verdict.status == "pass"
+
+
+def test_a_tie_with_the_baseline_is_not_beating_it():
+    assert not floor(evaluation_metrics({"edos": 0.72}, {"edos": 0.72})).passed
+
+
+def test_benchmarks_without_baseline_scores_fail_the_floor():
+    verdict = floor(evaluation_metrics({"edos": 0.90}, None))
+    assert not verdict.passed and "no baseline score" in verdict.line
+
+
+def test_without_real_text_benchmarks_the_floor_says_it_was_not_checked():
+    verdict = floor({"benchmarks": {}})
+    assert verdict.passed and verdict.status == "none" and "not checked" in verdict.line

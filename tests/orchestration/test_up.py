@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,38 +26,78 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def test_up_trains_calibrates_and_promotes_once_then_reuses_the_champion(env, tiny_dataset_dir: Path):
-    first = run_up(["--fast", "--dataset", str(tiny_dataset_dir)], env)
-    assert first.exit_code == 0, first.output
-    assert "promoted withyou version 1 to champion" in first.output
-    models = list((Path(env["WITHYOU_ARTIFACTS"]) / "models").iterdir())
-    assert len(models) == 1
-
-    from withyou.registry import resolve_bundle
-
+def registry_call(env: dict[str, str], call):
+    """Run `call()` against the test's MLflow store."""
     os.environ["MLFLOW_TRACKING_URI"], saved = env["MLFLOW_TRACKING_URI"], os.environ.get("MLFLOW_TRACKING_URI")
     try:
-        champion = resolve_bundle("models:/withyou@champion", cache_dir=Path(env["WITHYOU_ARTIFACTS"]) / "check")
+        return call()
     finally:
         if saved is None:
             os.environ.pop("MLFLOW_TRACKING_URI")
         else:
             os.environ["MLFLOW_TRACKING_URI"] = saved
-    # the served copy carries evaluation's fitted thresholds, not the export placeholders
-    assert json.loads((champion / "thresholds.json").read_text())["source"] != "placeholder"
 
+
+def champion_version(env: dict[str, str]) -> str | None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    def read():
+        try:
+            return str(MlflowClient().get_model_version_by_alias("withyou", "champion").version)
+        except MlflowException:
+            return None
+
+    return registry_call(env, read)
+
+
+def test_up_fast_calibrates_a_smoke_model_and_never_makes_it_champion_then_reuses_a_champion(
+    env, tiny_dataset_dir: Path
+):
+    first = run_up(["--fast", "--dataset", str(tiny_dataset_dir)], env)
+    assert first.exit_code == 0, first.output
+    assert "a --fast smoke model is never champion (registered version 1 stays challenger)" in first.output
+    assert "floor not checked: this evaluation has no real-text benchmark" in first.output  # a seed-only build
+    assert "ready to serve" in first.output and champion_version(env) is None
+    (model,) = (Path(env["WITHYOU_ARTIFACTS"]) / "models").iterdir()
+    # the bundle it serves carries evaluation's fitted thresholds, not the export placeholders
+    assert json.loads((model / "bundle" / "thresholds.json").read_text())["source"] != "placeholder"
+
+    from training.tracking import promote
+
+    registry_call(env, lambda: promote("1"))  # by hand, past `withyou promote`'s rules: a champion to reuse
     second = run_up(["--dataset", str(tiny_dataset_dir)], env)
     assert second.exit_code == 0, second.output
     assert "model found" in second.output
     assert len(list((Path(env["WITHYOU_ARTIFACTS"]) / "models").iterdir())) == 1
 
-    # --retrain trains a challenger and puts it through the gate: promoted exactly when the gate passed
+    # --retrain trains a challenger and puts it through the gate; a smoke model stays challenger either way
     third = run_up(["--retrain", "--fast", "--dataset", str(tiny_dataset_dir)], env)
     assert third.exit_code == 0, third.output
     assert "gate against champion" in third.output
-    (challenger,) = {p.name for p in (Path(env["WITHYOU_ARTIFACTS"]) / "models").iterdir()} - {models[0].name}
-    metrics = json.loads((Path(env["WITHYOU_ARTIFACTS"]) / "evaluations" / challenger / "metrics.json").read_text())
-    assert ("promoted withyou version 2 to champion" in third.output) == metrics["gate"]["passed"]
+    assert champion_version(env) == "1"
+
+
+def test_up_refuses_a_model_below_the_linear_baseline_in_one_line_and_does_not_serve_it(
+    env, tiny_dataset_dir: Path, tmp_path: Path
+):
+    """The benchmark is the training split itself: the TF-IDF baseline has learnt it by heart, a dozen transformer
+    steps have not."""
+    from tests.conftest import write_dataset
+    from withyou.records import read_jsonl
+
+    splits = {name: read_jsonl(tiny_dataset_dir / f"{name}.jsonl") for name in ("train", "validation", "test")}
+    dataset = write_dataset(tmp_path / "dataset", splits)
+    (dataset / "benchmarks").mkdir()
+    shutil.copyfile(dataset / "train.jsonl", dataset / "benchmarks" / "edos.jsonl")
+
+    result = run_up(["--fast", "--dataset", str(dataset)], env)
+
+    assert result.exit_code == 1, result.output
+    (refusal,) = [line for line in result.output.splitlines() if line.startswith("refused:")]
+    assert re.fullmatch(r"refused: model \S+ is below the linear baseline on real text: EDOS dev harassing-vs-rest "
+                        r"macro-F1 0\.\d{4} vs baseline [01]\.\d{4}; not promoted or served", refusal), refusal
+    assert "ready to serve" not in result.output and champion_version(env) is None
 
 
 def test_up_with_a_missing_bundle_is_a_clear_error_and_trains_nothing(env, tmp_path: Path):

@@ -45,18 +45,19 @@ def test_registered_version_says_which_graph_it_ships_and_its_figures(fast_run):
     assert "shipped_graph: int8 or fp32" in description and "(ONNX int8)" not in description
 
 
-def test_promote_moves_champion_to_the_new_version(fast_run, cli, monkeypatch):
+def test_promote_moves_an_alias_to_the_new_version(fast_run, cli, monkeypatch):
+    """(The champion's own rules — the baseline floor, no smoke models — are in tests/orchestration/test_promote.py.)"""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", fast_run.tracking_uri)
     first = fast_run.report["mlflow"]["version"]
-    assert cli(["promote", first]).exit_code == 0
+    assert cli(["promote", first, "--alias", "candidate"]).exit_code == 0
     with TrainingRun({"note": "second version"}, fast_run.report["data_hash"], "second") as run:
         run.log_outputs(fast_run.model_dir)
         second = run.register()
-    result = cli(["promote", second])
+    result = cli(["promote", second, "--alias", "candidate"])
     assert result.exit_code == 0
     assert f"version {second} (was {first})" in result.output
     client = MlflowClient(fast_run.tracking_uri)
-    assert str(client.get_model_version_by_alias(MODEL_NAME, "champion").version) == second
+    assert str(client.get_model_version_by_alias(MODEL_NAME, "candidate").version) == second
     assert str(client.get_model_version_by_alias(MODEL_NAME, "challenger").version) == second
 
 
