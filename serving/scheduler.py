@@ -206,6 +206,7 @@ class ExplainJob:
         self.taken: dict[int, int] = {}  # plan → inputs of the step handed out
         self.outputs: dict[int, list[np.ndarray]] = {}  # plan → probabilities received for the step
         self.runs_taken = 0
+        self.advance_seconds = 0.0
 
     @property
     def remaining(self) -> int:
@@ -213,7 +214,15 @@ class ExplainJob:
         return 0 if all(self.done) else max(1, self.estimate - self.runs_taken)
 
     def advance(self, plan: int) -> None:
-        """Start the plan, or send it its finished step's probabilities; note its next step or its result."""
+        """Start the plan, or send it its finished step's probabilities; note its next step or its result. The time
+        it takes (tokenising variants) is noted in `advance_seconds`, to be counted with the next model call."""
+        started = time.perf_counter()
+        try:
+            self.send(plan)
+        finally:
+            self.advance_seconds += time.perf_counter() - started
+
+    def send(self, plan: int) -> None:
         if self.started[plan]:
             value = np.concatenate(self.outputs.pop(plan)) if self.inputs[plan] else np.zeros((0, 0))
         else:
@@ -382,7 +391,11 @@ class Scheduler:
             for job, _ in part:
                 self.finish(job, error=exc)
             return
-        self.on_batch(len(inputs), time.perf_counter() - started, explains)
+        seconds = time.perf_counter() - started
+        for job, _ in part:  # an explanation's runs cost their tokenising too (Retry-After and the wait bound)
+            if job.explains:
+                seconds, job.advance_seconds = seconds + job.advance_seconds, 0.0
+        self.on_batch(len(inputs), seconds, explains)
         offset = 0
         for job, taken in part:
             job.give(taken, results[offset : offset + len(taken)])

@@ -290,3 +290,23 @@ def test_a_request_shares_its_explanation_budget_among_its_items():
     assert admission.item_budget(1) == 130  # one item: what its model can read
     assert admission.item_budget(16) == 64  # sixteen: 1,024 runs shared
     assert admission.item_budget(1000) == MIN_RUN_BUDGET
+
+
+def test_an_explanation_run_is_measured_with_the_tokenising_between_runs():
+    """Retry-After and the wait bound see what explanation work really costs: its plans' own time counts."""
+
+    def slow_plan():
+        for _ in range(3):
+            time.sleep(0.1)  # tokenising the next step's variants
+            yield ["input"]
+        return "done"
+
+    observed: list[tuple[int, float, bool]] = []
+    scheduler = Scheduler(
+        slow_model([]), chunk_items=8, on_batch=lambda *call: observed.append(call), run_explain=explain_model
+    )
+
+    asyncio.run(scheduler.submit_explanations([slow_plan()], estimate=3))
+
+    explained = [seconds for runs, seconds, explains in observed if explains]
+    assert len(explained) == 3 and sum(explained) >= 0.2  # the first two advances precede a model call each
