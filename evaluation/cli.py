@@ -123,13 +123,23 @@ def print_summary(metrics: dict, html_path: Path, metrics_path: Path) -> None:
         f"{pct(h['disclosure_hide_share'])} hidden, {pct(h['disclosure_review_or_hide_share'])} hidden or reviewed",
         f"  functional pass rate {pct(h['functional_pass_rate'])} (cases with a parent: "
         f"{pct(h['functional_pass_rate_with_context'])} with it, {pct(h['functional_pass_rate_without_context'])} without)",
+        *canonical_lines(metrics),
         *benchmark_lines(metrics),
-        f"  baseline floor: {metrics['floor']['line']}",
+        f"  promotion floor ({metrics['floor']['status']}): {metrics['floor']['line']}",
         f"  bundle calibration/thresholds {'written' if metrics['bundle_written'] else 'not written'}",
         f"report {html_path}",
         f"metrics {metrics_path}",
     ]
     typer.echo("\n".join(lines))
+
+
+def canonical_lines(metrics: dict) -> list[str]:
+    """The canonical-disclosure slice (evaluation/disclosures.py): any harassing or hidden case blocks promotion."""
+    canonical = metrics.get("canonical_disclosures")
+    if not canonical:
+        return []
+    return [f"  canonical disclosures: {canonical['disclosure']} of {canonical['n']} read as disclosure, "
+            f"{canonical['harassing']} labelled harassing, {canonical['hidden']} hidden (harassing or hidden blocks promotion)"]
 
 
 def benchmark_lines(metrics: dict) -> list[str]:

@@ -36,6 +36,8 @@ class EvaluationConfig:
     """Functional cases; default evaluation/functional/cases.jsonl (skipped with a notice if absent)."""
     bias_templates_path: Path | None = None
     """Bias-suite templates; default evaluation/bias/templates.toml."""
+    disclosures_path: Path | None = None
+    """Canonical disclosures; default evaluation/disclosures/cases.jsonl (skipped with a notice if absent)."""
     baseline_path: Path | None = None
     """TF-IDF baseline; default baseline.joblib beside the bundle directory (skipped with a notice if absent)."""
     precision_target: float = DEFAULT_PRECISION_TARGET

@@ -11,12 +11,16 @@ move the verdict. A number missing on either side (e.g. no benchmark data in thi
 Two models with different label sets answer different questions: the gate refuses to compare them (GateError,
 `same_label_set`) — a model with a new label is promoted by a person, not by these numbers.
 
-The baseline floor (`floor`) comes before any champion, the first promotion included: the transformer must beat
+The canonical disclosures (evaluation/disclosures.py) block: a challenger with any of them labelled harassing or
+hidden fails the gate whatever the champion's numbers (BLOCKING_METRICS must be 0).
+
+The promotion floor (`floor`) comes before any champion, the first promotion included. The transformer must beat
 the TF-IDF baseline trained beside it (`baseline.joblib`, scored in the same evaluation) on the harassing-vs-rest
 macro-F1 of every real-text benchmark present (FLOOR_METRICS: EDOS dev, misogyny test; CrowdCounter's two rates
-trade against each other and are gated against the champion instead). With benchmarks but no baseline scores
-(no baseline.joblib, --no-peers) the floor cannot be shown and fails. A build without public data has no
-benchmarks: the floor is then "none" (nothing to check), which promotion reports and lets through.
+trade against each other and are gated against the champion instead), and pass the canonical-disclosure block.
+With benchmarks but no baseline scores (no baseline.joblib, --no-peers) the floor cannot be shown and fails. A
+build without public data has no benchmarks: the baseline half is then not checked (status "none" when the
+canonical disclosures pass), which promotion reports and lets through.
 """
 
 from __future__ import annotations
@@ -50,10 +54,14 @@ GATE_METRICS: tuple[GateMetric, ...] = (
     GateMetric("bias_false_positive_rate", "bias suite: non-harassing identity statements labelled harassing", False),
     GateMetric("bias_bpsn_auc", "bias suite: generalized-mean BPSN AUC", True),
     GateMetric("functional_pass_rate", "functional suite pass rate", True),
+    GateMetric("canonical_harassing_rate", "canonical disclosures labelled harassing", False),
+    GateMetric("canonical_hide_share", "canonical disclosures hidden", False),
 )
 
 
 FLOOR_METRICS: tuple[GateMetric, ...] = tuple(m for m in GATE_METRICS if m.key in ("edos_macro_f1", "misogyny_macro_f1"))
+BLOCKING_METRICS: tuple[GateMetric, ...] = tuple(m for m in GATE_METRICS if m.key.startswith("canonical_"))
+"""Numbers a promoted model must have at 0, whatever the champion's (evaluation/disclosures.py)."""
 
 
 def _get(tree: Any, *path: str) -> float | None:
@@ -72,6 +80,7 @@ def scorecard(metrics: dict[str, Any], model: str = "transformer") -> dict[str, 
     bias = (metrics.get("bias") or {}).get(model)
     test = metrics.get("test") if model == "transformer" else (metrics.get("peers") or {}).get(model)
     functional = metrics.get("functional") if model == "transformer" else None
+    canonical = metrics.get("canonical_disclosures") if model == "transformer" else None
     return {
         "test_macro_f1": _get(test, "macro_f1"),
         "disclosure_to_harassing_rate": _get(test, "disclosure_to_harassing_rate"),
@@ -82,7 +91,14 @@ def scorecard(metrics: dict[str, Any], model: str = "transformer") -> dict[str, 
         "bias_false_positive_rate": _get(bias, "overall", "fpr"),
         "bias_bpsn_auc": _get(bias, "generalized_mean", "bpsn_auc"),
         "functional_pass_rate": _get(functional, "overall", "pass_rate"),
+        "canonical_harassing_rate": _get(canonical, "harassing_rate"),
+        "canonical_hide_share": _get(canonical, "hide_share"),
     }
+
+
+def blocked(card: dict[str, float | None]) -> list[str]:
+    """A reason for each BLOCKING_METRICS number above 0 in this scorecard (none: nothing blocks promotion)."""
+    return [f"BLOCKED {m.title}: {card[m.key]:.4f} (must be 0)" for m in BLOCKING_METRICS if (card.get(m.key) or 0) > 0]
 
 
 def _show(value: float | None) -> str:
@@ -165,7 +181,8 @@ def compare(
         worse_by = (theirs - mine) if metric.higher_is_better else (mine - theirs)
         if worse_by > tolerance:
             reasons.append(f"REGRESSION {metric.title}: {mine:.4f} vs champion {theirs:.4f} (worse by {worse_by:.4f})")
-    passed = not any(r.startswith("REGRESSION") for r in reasons)
+    reasons += blocked(challenger)
+    passed = not any(r.startswith(("REGRESSION", "BLOCKED")) for r in reasons)
     if passed:
         reasons.append(f"not worse than the champion beyond {tolerance:g} on any of the {compared} numbers compared")
     return GateVerdict(passed, challenger_version, champion_version, challenger, champion, tolerance, reasons)
@@ -173,12 +190,14 @@ def compare(
 
 @dataclass(frozen=True)
 class FloorVerdict:
-    """The transformer against the linear baseline on the real-text benchmarks (module docstring)."""
+    """The transformer against the linear baseline on the real-text benchmarks, and its canonical disclosures
+    (module docstring)."""
 
     status: str
-    """FLOOR_PASS, FLOOR_FAIL, or FLOOR_NONE when the evaluation had no real-text benchmark."""
+    """FLOOR_PASS, FLOOR_FAIL, or FLOOR_NONE when nothing failed and the evaluation had no real-text benchmark."""
     line: str
-    """One line with the numbers, e.g. "below the linear baseline: EDOS ... 0.7170 vs baseline 0.7210; ..."."""
+    """One line with the numbers, e.g. "below the linear baseline on real text: EDOS ... 0.7170 vs baseline 0.7210;
+    canonical disclosures: 0 of 84 labelled harassing, 0 hidden"."""
 
     @property
     def passed(self) -> bool:
@@ -189,20 +208,22 @@ class FloorVerdict:
 
 
 def floor(metrics: dict[str, Any]) -> FloorVerdict:
-    """Apply the baseline floor to one evaluation (evaluation.run's metrics dict)."""
+    """Apply the promotion floor to one evaluation (evaluation.run's metrics dict)."""
     mine, baseline = scorecard(metrics), scorecard(metrics, "baseline")
     present = [m for m in FLOOR_METRICS if mine[m.key] is not None]
-    if not present:
-        return FloorVerdict(FLOOR_NONE, "floor not checked: this evaluation has no real-text benchmark "
-                                        "(a build without public data)")
-    parts, failed = [], False
+    parts, below = [], False
     for metric in present:
         theirs = baseline[metric.key]
-        if theirs is None:
-            parts.append(f"{metric.title} {mine[metric.key]:.4f} vs no baseline score")
-            failed = True
-            continue
-        failed |= not mine[metric.key] > theirs
-        parts.append(f"{metric.title} {mine[metric.key]:.4f} vs baseline {theirs:.4f}")
-    head = "below the linear baseline on real text" if failed else "above the linear baseline on real text"
-    return FloorVerdict(FLOOR_FAIL if failed else FLOOR_PASS, f"{head}: {'; '.join(parts)}")
+        below |= theirs is None or not mine[metric.key] > theirs
+        parts.append(f"{metric.title} {mine[metric.key]:.4f} vs " + ("no baseline score" if theirs is None else
+                                                                      f"baseline {theirs:.4f}"))
+    if not present:
+        clauses = ["floor not checked: this evaluation has no real-text benchmark (a build without public data)"]
+    else:
+        clauses = [f"{'below' if below else 'above'} the linear baseline on real text: {'; '.join(parts)}"]
+    canonical, block = metrics.get("canonical_disclosures"), blocked(mine)
+    if canonical:
+        clauses.append(f"canonical disclosures: {canonical['harassing']} of {canonical['n']} labelled harassing, "
+                       f"{canonical['hidden']} hidden" + (" (must be none)" if block else ""))
+    status = FLOOR_FAIL if below or block else FLOOR_PASS if present else FLOOR_NONE
+    return FloorVerdict(status, "; ".join(clauses))

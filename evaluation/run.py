@@ -24,6 +24,7 @@ from evaluation.benchmarks import benchmark_section, load_benchmarks, profanity_
 from evaluation.bias import DEFAULT_TEMPLATES_PATH, load_bias_cases, run_bias_suite
 from evaluation.calibration import calibrate, write_calibration
 from evaluation.config import EvaluationConfig, EvaluationError
+from evaluation.disclosures import DEFAULT_DISCLOSURES_PATH, run_disclosures
 from evaluation.faithfulness import faithfulness_section
 from evaluation.functional import DEFAULT_CASES_PATH, load_cases, run_functional
 from evaluation.gate import GateVerdict, compare, floor, same_label_set, scorecard
@@ -185,6 +186,7 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
     evaluation = Evaluation(metrics, bundle_dir, y_test, test_probs, test_raw)
     evaluation.examples["test_errors"] = confident_errors(data.test, y_test, test_probs, config.shown_errors)
     _functional_section(evaluation, scorer, config)
+    _canonical_section(evaluation, scorer, config, choice.thresholds.hide)
     _faithfulness_section(evaluation, classifier, data.test, config)
     baseline = _baseline_scorer(config, bundle_dir, metrics["notices"]) if config.peers else None
     if config.peers:
@@ -292,6 +294,25 @@ def _functional_section(evaluation: Evaluation, scorer: BundleScorer, config: Ev
     evaluation.metrics["functional"] = {"cases_path": str(path), **result}
 
 
+def _canonical_section(evaluation: Evaluation, scorer: BundleScorer, config: EvaluationConfig, hide: float) -> None:
+    """metrics["canonical_disclosures"] (evaluation/disclosures.py) with the calibrated scorer and the fitted hide
+    threshold; the report lists the cases not read as disclosures with their text."""
+    path = config.disclosures_path or DEFAULT_DISCLOSURES_PATH
+    if not Path(path).is_file():
+        if config.disclosures_path:
+            raise EvaluationError(f"canonical disclosures file {path} does not exist")
+        evaluation.metrics["notices"].append(f"no canonical disclosures at {path}: slice skipped")
+        evaluation.metrics["canonical_disclosures"] = None
+        return
+    cases = load_cases(Path(path))
+    result = run_disclosures(scorer, cases, hide)
+    by_id = {c.id: c for c in cases}
+    evaluation.examples["canonical_failures"] = [
+        {**f, "text": by_id[f["id"]].text, "parent_text": by_id[f["id"]].parent_text} for f in result["failures"]
+    ]
+    evaluation.metrics["canonical_disclosures"] = {"cases_path": str(path), **result}
+
+
 def _faithfulness_section(
     evaluation: Evaluation, classifier: Classifier, test: list[Record], config: EvaluationConfig
 ) -> None:
@@ -343,7 +364,10 @@ def headline(metrics: dict[str, Any]) -> dict[str, Any]:
             functional["overall"]["pass_rate_without_context"] if functional else None
         ),
         **{f"real_{key}": value for key, value in scorecard(metrics).items()
-           if key not in ("test_macro_f1", "disclosure_to_harassing_rate", "functional_pass_rate")},
+           if key not in ("test_macro_f1", "disclosure_to_harassing_rate", "functional_pass_rate")
+           and not key.startswith("canonical_")},
+        **{key: (metrics.get("canonical_disclosures") or {}).get(name)
+           for key, name in (("canonical_harassing_rate", "harassing_rate"), ("canonical_hide_share", "hide_share"))},
         "int8_label_agreement_fitted": int8.get("label_agreement") if int8.get("checked") else None,
         "int8_action_agreement_fitted": int8.get("action_agreement") if int8.get("checked") else None,
         "bias_hide_share": ((metrics.get("bias") or {}).get("transformer") or {}).get("overall", {}).get("hide_share"),

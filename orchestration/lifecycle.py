@@ -7,9 +7,10 @@ they differ only in what they build with. Each step is the stage's own code:
     train      training.pipeline.run_training        registers version N with alias "challenger"
     evaluate   evaluation.cli.run_evaluation          calibration + thresholds into the bundle, the report, and —
     gate                                               when a champion exists — the gate against it (exit 1: worse)
-    floor                                              the baseline floor (evaluation/gate.py `floor`): the model
-                                                       must beat the TF-IDF baseline on the real-text benchmarks
-                                                       (exit 3 below it), the first model included
+    floor                                              the promotion floor (evaluation/gate.py `floor`): the model
+                                                       must beat the TF-IDF baseline on the real-text benchmarks and
+                                                       label no canonical disclosure harassing or hidden (exit 3
+                                                       below it), the first model included
     promote    training.tracking.promote              alias "champion" → N, only when the floor and (with a
                                                        champion) the gate passed, the caller allows promotion, and
                                                        the model is not a --fast smoke model (those stay challenger)
@@ -140,7 +141,8 @@ def run_lifecycle(config: LifecycleConfig, echo: Callable[[str], None] = print) 
         outcome.notes.append("evaluation could not run; see its error above; not promoted")
     elif not floor.get("passed"):
         outcome.exit_code = FLOOR_FAILED
-        outcome.notes.append(f"refused: model {trained.model_version} is {floor.get('line')}; not promoted or served")
+        outcome.notes.append(f"refused: model {trained.model_version} fails the promotion floor: {floor.get('line')}; "
+                             "not promoted or served")
     elif code == GATE_FAILED:
         outcome.notes.append(f"the gate refused it: worse than {against} on a gated number; not promoted")
     elif config.fast:

@@ -220,5 +220,5 @@ def check_champion(version: str | int) -> str:
                                f"models:/{MODEL_NAME}/{version}` first")
     status, _, line = verdict.partition(": ")
     if status == FLOOR_FAIL:
-        raise PromotionRefused(f"version {version} is not promoted: {line}")
+        raise PromotionRefused(f"version {version} fails the promotion floor: {line}")
     return line

@@ -43,12 +43,18 @@ def test_gate_fails_a_challenger_that_calls_every_disclosure_harassing(tiny_bund
     assert result.exit_code == 1, result.output
     assert "gate FAIL" in result.output
     assert "REGRESSION own test: disclosures labelled harassing: 1.0000 vs champion 0.0000" in result.output
-    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["gate"]["passed"] is False
+    assert "BLOCKED canonical disclosures labelled harassing: 1.0000 (must be 0)" in result.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["gate"]["passed"] is False
+    assert metrics["canonical_disclosures"]["harassing"] == metrics["canonical_disclosures"]["n"] >= 80
 
 
-def test_gate_passes_a_challenger_that_is_the_champion(bundle_copy, tiny_bundle, tiny_dataset_dir, tmp_path):
-    result = evaluate(bundle_copy, "--dataset", tiny_dataset_dir, "--out", tmp_path / "out", "--no-peers",
-                      "--against", tiny_bundle, "--tolerance", "0")
+def test_gate_passes_a_challenger_that_is_the_champion(tiny_bundle, tiny_dataset_dir, tmp_path):
+    """Both read every post as a disclosure: a model that labels a canonical disclosure harassing never passes."""
+    champion = force_label(copy_bundle(tiny_bundle, tmp_path / "champion"), "disclosure")
+    challenger = force_label(copy_bundle(tiny_bundle, tmp_path / "challenger"), "disclosure")
+    result = evaluate(challenger, "--dataset", tiny_dataset_dir, "--out", tmp_path / "out", "--no-peers",
+                      "--against", champion, "--tolerance", "0")
     assert result.exit_code == 0, result.output
     assert "gate PASS" in result.output
 

@@ -14,6 +14,8 @@ CHAMPION = {
     "bias_false_positive_rate": 0.05,
     "bias_bpsn_auc": 0.80,
     "functional_pass_rate": 0.75,
+    "canonical_harassing_rate": 0.0,
+    "canonical_hide_share": 0.0,
 }
 
 

@@ -52,7 +52,7 @@ def test_promote_refuses_a_model_below_the_linear_baseline(version):
     evaluated(version, edos=0.717, baseline_edos=0.721)
     result = runner.invoke(app, ["promote", version])
     assert result.exit_code == 1
-    assert (f"version {version} is not promoted: below the linear baseline on real text: EDOS dev harassing-vs-rest "
+    assert (f"version {version} fails the promotion floor: below the linear baseline on real text: EDOS dev harassing-vs-rest "
             "macro-F1 0.7170 vs baseline 0.7210") in result.output
     assert champion() is None
 
