@@ -56,6 +56,8 @@ admission = Admission(
 )
 STARTUP_FAILURE_FILE = "WITHYOU_STARTUP_FAILURE_FILE"  # set by `withyou serve` (serving/cli.py)
 LOGGED_IDS = 20
+DEADLINE_GRACE_S = 5.0
+"""The scheduler drops a job this long after the request timeout, should its cancellation not have reached it."""
 
 WARM_UP_ITEMS = [
     Item(text="warm-up"),
@@ -123,7 +125,7 @@ class WithYou:
             self.observe_batch,
             overdue_s=settings.request_timeout_s / 6,
             run_explain=self.classifier.probabilities_of,
-            timeout_s=settings.request_timeout_s,
+            timeout_s=settings.request_timeout_s + DEADLINE_GRACE_S,
         )
         logger.info(
             "loaded model %s from %s in %.1f s: %d onnxruntime threads, thresholds review=%.3f hide=%.3f (%s), "
