@@ -11,14 +11,16 @@ target. Because the deletion happens on the original text, spans are character o
 sent (Python `str` indices, i.e. Unicode code points), however much `withyou.encoding.normalize_text` rewrites it.
 
 The cost is bounded by what the model reads, not by the length of the post:
-- Only words inside the model's window are run. `Occluder.read_words` finds them by tokenising variants
-  `SCAN_CHUNK` at a time from the start of the text (and then from its end, for the clipped tail), and stops at
-  the first chunk in which no deletion changes the token ids: past the truncation, deleting a word changes
-  nothing the model reads, and such a word weighs 0. A 5,000-character post costs about as much as a 60-word one.
+- Only words inside the model's window are run. `Occluder.candidates` locates the window from where the read
+  tokens sit in the prepared text (the head, and the start of a clipped tail), mapped back to words by bisecting
+  on the length of each word's normalised prefix (or suffix), `WINDOW_MARGIN` words to spare; `read_words` keeps
+  those whose deletion changes the ids read from the text. Past the truncation, deleting a word changes nothing
+  the model reads, and such a word weighs 0. A 5,000-character post costs about as much as a 60-word one.
 - Variants are kept as the ids the model reads (`Encoded`), never as tokenizer encodings with their overflow.
-- Each item has a budget of model runs (`DEFAULT_RUN_BUDGET`, the reference runs included). When the words read
-  do not fit, the words are first occluded in contiguous groups, and the most influential groups are then
-  explained word by word; the answer says so (`Explanation.note`, `TextExplanation.words_explained`).
+- Each item has a budget of model runs (`DEFAULT_RUN_BUDGET`, the reference runs included), shared by the post
+  and (when it moved the answer) its parent by the words each has read. When the words read do not fit, they are
+  first occluded in contiguous groups, and the most influential groups are then explained word by word; the
+  answer says so (`Explanation.note`, `TextExplanation.words_explained`).
 
 Two targets are explained: the predicted label and P(harassing) (what drives the action). For a reply, the
 parent's share is measured too — P with the parent minus P without it — and when that shift reaches
@@ -55,7 +57,7 @@ post and its parent together, so its explanations always fit (≤ ~130 runs); a 
 most influential passages explained instead (module docstring)."""
 MIN_RUN_BUDGET = 8
 SCAN_CHUNK = 32
-"""Occluded variants tokenised at once while looking for the words the model reads."""
+"""Occluded variants tokenised at once while checking which candidate words the model reads."""
 WINDOW_MARGIN = 8
 """Words checked past each end of the estimated window (normalisation can move a word's position a little)."""
 
