@@ -13,6 +13,7 @@ again at them (evaluation/int8.py); a bundle it switches to fp32 is evaluated ag
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,39 +279,51 @@ def confident_errors(records: list[Record], y_true: np.ndarray, probs: np.ndarra
 
 
 def _functional_section(evaluation: Evaluation, scorer: BundleScorer, config: EvaluationConfig) -> None:
-    path = config.cases_path or DEFAULT_CASES_PATH
-    if not Path(path).is_file():
-        if config.cases_path:
-            raise EvaluationError(f"functional cases file {path} does not exist")
-        evaluation.metrics["notices"].append(f"no functional test cases at {path}: functional suite skipped")
-        evaluation.metrics["functional"] = None
-        return
-    cases = load_cases(Path(path))
-    result = run_functional(scorer, cases, scorer.classifier.languages)
-    by_id = {c.id: c for c in cases}
-    evaluation.examples["functional_failures"] = [
-        {**f, "text": by_id[f["id"]].text, "parent_text": by_id[f["id"]].parent_text} for f in result["failures"]
-    ]
-    evaluation.metrics["functional"] = {"cases_path": str(path), **result}
+    _case_suite(
+        evaluation, "functional", "functional_failures", config.cases_path, DEFAULT_CASES_PATH,
+        missing="functional cases file", absent="functional test cases", skipped="functional suite skipped",
+        run=lambda cases: run_functional(scorer, cases, scorer.classifier.languages),
+    )  # fmt: skip
 
 
 def _canonical_section(evaluation: Evaluation, scorer: BundleScorer, config: EvaluationConfig, hide: float) -> None:
     """metrics["canonical_disclosures"] (evaluation/disclosures.py) with the calibrated scorer and the fitted hide
     threshold; the report lists the cases not read as disclosures with their text."""
-    path = config.disclosures_path or DEFAULT_DISCLOSURES_PATH
+    _case_suite(
+        evaluation, "canonical_disclosures", "canonical_failures", config.disclosures_path, DEFAULT_DISCLOSURES_PATH,
+        missing="canonical disclosures file", absent="canonical disclosures", skipped="slice skipped",
+        run=lambda cases: run_disclosures(scorer, cases, hide),
+    )  # fmt: skip
+
+
+def _case_suite(
+    evaluation: Evaluation,
+    key: str,
+    failures_key: str,
+    given: Path | None,
+    default: Path,
+    *,
+    missing: str,
+    absent: str,
+    skipped: str,
+    run: Callable[[list], dict],
+) -> None:
+    """A suite of written cases into metrics[key] and its failures, with their text, into examples[failures_key].
+    A file given that does not exist is an error; a missing default file is a notice and the suite is skipped."""
+    path = given or default
     if not Path(path).is_file():
-        if config.disclosures_path:
-            raise EvaluationError(f"canonical disclosures file {path} does not exist")
-        evaluation.metrics["notices"].append(f"no canonical disclosures at {path}: slice skipped")
-        evaluation.metrics["canonical_disclosures"] = None
+        if given:
+            raise EvaluationError(f"{missing} {path} does not exist")
+        evaluation.metrics["notices"].append(f"no {absent} at {path}: {skipped}")
+        evaluation.metrics[key] = None
         return
     cases = load_cases(Path(path))
-    result = run_disclosures(scorer, cases, hide)
+    result = run(cases)
     by_id = {c.id: c for c in cases}
-    evaluation.examples["canonical_failures"] = [
+    evaluation.examples[failures_key] = [
         {**f, "text": by_id[f["id"]].text, "parent_text": by_id[f["id"]].parent_text} for f in result["failures"]
     ]
-    evaluation.metrics["canonical_disclosures"] = {"cases_path": str(path), **result}
+    evaluation.metrics[key] = {"cases_path": str(path), **result}
 
 
 def _faithfulness_section(

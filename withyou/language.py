@@ -125,9 +125,7 @@ def is_supported(
     min_letters: int = MIN_LETTERS,
 ) -> bool:
     """False only when the detector is confident that a long-enough post is in a language the model lacks."""
-    if detection.lang in set(languages) or detection.confidence < min_confidence:
-        return True
-    return letter_count(text) < min_letters
+    return detection.lang in set(languages) or not is_confident(detection, text, min_confidence, min_letters)
 
 
 def is_served(
@@ -141,8 +139,12 @@ def is_served(
     """True only when the detector is confident that a long-enough text is in one of `languages`: the positive
     reading a part of a mixed post needs before it may decide (is_supported gives short or unsure text the
     benefit of the doubt; a part does not get it)."""
-    confident = detection.confidence >= min_confidence and letter_count(text) >= min_letters
-    return confident and detection.lang in set(languages)
+    return is_confident(detection, text, min_confidence, min_letters) and detection.lang in set(languages)
+
+
+def is_confident(detection: Detection, text: str, min_confidence: float, min_letters: int) -> bool:
+    """The detector is sure enough (`min_confidence`) of a text long enough (`min_letters`) to act on its answer."""
+    return detection.confidence >= min_confidence and letter_count(text) >= min_letters
 
 
 def script_of(char: str) -> str | None:
