@@ -164,12 +164,14 @@ class Occluder:
             self.fixed = self.prepare(other) if reads_parent(other, classifier.encoding) else None
         self.sequence = 1 if self.fixed is not None and not parent else 0
         """Which sequence of the tokenizer's input holds the occluded text: the reply is the second of a pair."""
+        self.prepared = self.prepare(self.text)
+        """The occluded text as the model reads it: normalised and clipped."""
         (full,) = self.tokenize([self.text])
         self.full = as_encoded(full)
         self.full_read = self.read_ids(full)
         self.read_offsets = [o for o, s in zip(full.offsets, full.sequence_ids) if s == self.sequence and o[1] > o[0]]
         read_to = max((end for _, end in self.read_offsets), default=0)
-        self.truncated = bool(self.full_read) and read_to < len(self.prepare(self.text).rstrip())
+        self.truncated = bool(self.full_read) and read_to < len(self.prepared.rstrip())
         """Whether the model stops reading the occluded text before its end (the window ends inside it)."""
         self._variants: dict[int, Encoded] = {}
         self._read: list[int] | None = None
@@ -215,7 +217,7 @@ class Occluder:
         chosen = set(range(min(n, last_head + WINDOW_MARGIN)))
         tail_reach = max((end for start, end in self.read_offsets if start >= head), default=None)
         if tail_reach is not None:  # the tail is read from its start: [length - tail, that + read) in the normal text
-            tail_read = tail_reach - (len(self.prepare(self.text)) - spec.tail_chars)
+            tail_read = tail_reach - (len(self.prepared) - spec.tail_chars)
 
             def before_end(i: int) -> int:  # minus the normalised length from word i to the end: non-decreasing
                 return -len(normal(self.text[starts[i] :]))
@@ -307,7 +309,7 @@ def explanation_plan(
     text = Occluder(classifier, item)
     reference = [text.full]
     if item.parent_text:
-        reference.append(Occluder(classifier, Item(text=item.text)).full)
+        reference.append(as_encoded(classifier.encode([item.text])[0]))  # the post alone
     probs = yield reference
     base = probs[0]
     target, harassing = int(base.argmax()), classifier.harassing_index
@@ -401,7 +403,7 @@ def word_weights(
 
     def plan(index: int, item: Item) -> Generator[list[Encoded], np.ndarray, tuple[np.ndarray, WordWeights]]:
         occluder = Occluder(classifier, item, parent=explain_parent)
-        (base,) = yield [Occluder(classifier, item).full]
+        (base,) = yield [occluder.full]  # the whole post, whichever text is occluded
         target = int(base.argmax()) if targets is None else int(targets[index])
         weights, *_ = yield from occlusion(occluder, base, target, classifier.harassing_index, None)
         return base, weights
