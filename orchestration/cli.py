@@ -30,7 +30,7 @@ def _register_stages() -> None:
     from orchestration.retrain import register as register_retrain
     from orchestration.up import register as register_up
     from serving.cli import register as register_serving
-    from serving.review.cli import register as register_review
+    from review.cli import register as register_review
     from training.cli import register as register_training
     from orchestration.score_cli import register as register_score
 

@@ -1,6 +1,6 @@
 """`withyou retrain`: reviewed labels back into the model — export → build → train a challenger → gate → promote.
 
-1. Export the review queue's decided items (serving/review/export.py) to artifacts/review/exports/reviewed.jsonl.
+1. Export the review queue's decided items (review/export.py) to artifacts/review/exports/reviewed.jsonl.
 2. The lifecycle (orchestration/lifecycle.py) with that file as an extra: rebuild (training/build.py
    add_extra_records: the base split does not move, so the champion's held-out test posts stay held out) → train a
    challenger (registered with alias "challenger") → evaluate + gate against the champion on the new build's test
@@ -65,8 +65,8 @@ class RetrainOutcome:
 
 
 def export_reviews(config: RetrainConfig, echo: Callable[[str], None]) -> tuple[Path, int]:
-    from serving.review.export import default_export_path, export_reviewed
-    from serving.review.store import ReviewStore
+    from review.export import default_export_path, export_reviewed
+    from review.store import ReviewStore
 
     path = Path(config.review_export) if config.review_export else default_export_path()
     if not config.export:

@@ -12,7 +12,7 @@ import collections
 import grimp
 import networkx
 
-FLOORS = {"withyou": 0, "training": 1, "evaluation": 1, "serving": 1, "orchestration": 2}
+FLOORS = {"withyou": 0, "training": 1, "evaluation": 1, "serving": 1, "review": 1, "orchestration": 2}
 
 
 def main() -> None:

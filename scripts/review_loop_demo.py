@@ -80,7 +80,7 @@ def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     command = [WITHYOU, "serve", "--bundle", "models:/withyou@champion", "--port", str(port),
-               "--review-sink", "serving.review.sink:create_sink"]  # fmt: skip
+               "--review-sink", "review.sink:create_sink"]  # fmt: skip
     process = subprocess.Popen(command, env=env, cwd=REPO, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
                                start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"

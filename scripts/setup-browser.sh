@@ -4,7 +4,7 @@
 # elsewhere one line names the skipped suite.
 set -uo pipefail
 source "$(dirname "$0")/component.sh"
-suite="the reviewer-UI browser test (tests/serving/review/test_browser.py)"
+suite="the reviewer-UI browser test (tests/review/test_browser.py)"
 if [ -x /usr/bin/chromium ]; then exit 0; fi
 can_install || missing "$suite" "/usr/bin/chromium is missing and this user cannot install it (apt-get install chromium)"
 echo "setup: installing chromium for the reviewer-UI browser test"

@@ -111,7 +111,7 @@ def startup_problem(bundle_dir: str, env: dict[str, str]) -> str | None:
     bundle (checksums, schema, a probe run: withyou.bundle.verify_bundle; no checksums at all unless allowed),
     then the reviewer app the service mounts at import (reviewers file, review store), with the settings the
     workers will see in `env`."""
-    from serving.review.app import review_app
+    from serving.hooks import load_reviewer_mount
     from withyou.bundle import verify_bundle
 
     os.environ.update(env)
@@ -119,11 +119,12 @@ def startup_problem(bundle_dir: str, env: dict[str, str]) -> str | None:
         classifier = verify_bundle(bundle_dir)
     except Exception as exc:  # any loader failure is a refusal to serve, reported with its message
         return f"bundle {bundle_dir} does not load: {type(exc).__name__}: {exc}"
-    refusal = ServingSettings().unverified_refusal(bundle_dir, classifier.checksums_verified)
+    settings = ServingSettings()
+    refusal = settings.unverified_refusal(bundle_dir, classifier.checksums_verified)
     if refusal:
         return refusal
     try:
-        review_app(served_bundle=bundle_dir)
+        load_reviewer_mount(settings.review_app, bundle_dir)
     except Exception as exc:  # a reviewer app that cannot be built would fail every worker's import
         return f"the review app does not start: {type(exc).__name__}: {exc}"
     return None

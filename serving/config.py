@@ -105,6 +105,10 @@ class ServingSettings(BaseSettings):
 
     review_actions: frozenset[Action] = frozenset({"review", "hide"})
     review_sink: str | None = Field(None, description="'module:factory' returning a serving.hooks.ReviewSink")
+    review_app: str | None = Field(
+        "review.app:serving_mount",
+        description="'module:factory' returning the serving.hooks.ReviewerMount mounted at /review (empty: none)",
+    )
     review_queue_size: int = Field(10_000, ge=1)
 
     @model_validator(mode="after")

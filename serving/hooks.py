@@ -1,13 +1,19 @@
 """The review hook: items whose action needs a human (review/hide by default) go to a `ReviewSink`.
 
-Contract for the review queue (issue 6): implement `ReviewSink.enqueue(candidate)` and expose a zero-argument
-factory `module:function` returning the sink; point `WITHYOU_REVIEW_SINK` (or `withyou serve --review-sink`)
-at it. The sink runs on one background thread per worker, fed through a bounded queue, so a slow or failing
+Contract for the review queue (issue 6): implement `ReviewSink.enqueue(candidate)` and expose a factory
+`module:function` taking the served Classifier and returning the sink; point `WITHYOU_REVIEW_SINK` (or
+`withyou serve --review-sink`) at it (`review.sink:create_sink` is the review app's). The sink runs on one background thread per worker, fed through a bounded queue, so a slow or failing
 store never slows or fails /classify: when the queue is full the candidate is dropped, and every outcome
 (queued, delivered, dropped, failed) is counted in `withyou_review_candidates_total`. Failures are logged with
 the item id only. The candidate carries the post text because reviewers need it — never log it.
 
 With no sink configured nothing is queued and no thread runs.
+
+The review app (review/, a stage beside serving/) is reached only through entry points named in the settings and
+loaded here by name, never imported: the sink (`review_sink`) and the reviewer UI/API the service mounts at /review
+(`review_app`, default `review.app:serving_mount`; tests/test_import_contract.py forbids any other arrow).
+A setting that still names the app's old home (`serving.review.sink:create_sink`) is loaded from review/ with a
+deprecation line in the log.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
-logger = logging.getLogger("withyou.serving.review")
+logger = logging.getLogger("withyou.serving.hooks")
+
+MOVED_ENTRY_POINTS = {"serving.review.sink:create_sink": "review.sink:create_sink"}
+"""Entry points of the review app before it moved to review/ (issue 21): old setting values keep working."""
 
 Outcome = str  # "queued" | "delivered" | "dropped" | "failed"
 
@@ -54,22 +63,54 @@ class NullSink:
         return None
 
 
+def load_entry_point(ref: str, setting: str) -> Callable[..., Any]:
+    """The callable named by 'package.module:attribute' (a value of the serving setting `setting`)."""
+    if ref in MOVED_ENTRY_POINTS:
+        logger.warning(
+            "deprecated: %s=%s names the review app's old home; use %s (the old name will stop working)",
+            setting, ref, MOVED_ENTRY_POINTS[ref],
+        )  # fmt: skip
+        ref = MOVED_ENTRY_POINTS[ref]
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"{setting} must look like 'package.module:factory', got {ref!r}")
+    factory = getattr(importlib.import_module(module_name), attr, None)
+    if factory is None:
+        raise ValueError(f"{setting} {ref!r}: module {module_name} has no {attr}")
+    return factory
+
+
 def load_sink(ref: str | None, classifier: Any) -> ReviewSink:
     """Build the sink named by 'package.module:factory', or NullSink when ref is empty. The factory is called with
     the server's loaded withyou.bundle.Classifier, so a sink that scores posts (the review sink scores parents)
     shares the served model instead of loading a second copy."""
     if not ref:
         return NullSink()
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"review sink must look like 'package.module:factory', got {ref!r}")
-    factory = getattr(importlib.import_module(module_name), attr, None)
-    if factory is None:
-        raise ValueError(f"review sink {ref!r}: module {module_name} has no {attr}")
-    sink = factory(classifier)
+    sink = load_entry_point(ref, "review_sink")(classifier)
     if not isinstance(sink, ReviewSink):
         raise ValueError(f"review sink {ref!r} returned {type(sink).__name__}, which has no enqueue(candidate) method")
     return sink
+
+
+class ReviewerMount(Protocol):
+    """What a `review_app` factory returns: the ASGI `app` to mount at `path`, and the ASGI `middleware` class
+    (called as middleware(app, prefix=path)) the service wraps around everything under `path`, so the router's own
+    answers there (the redirect /review → /review/) carry the app's security headers too."""
+
+    path: str
+    app: Any
+    middleware: Any
+
+
+def load_reviewer_mount(ref: str | None, served_bundle: str | None) -> ReviewerMount | None:
+    """The reviewer app the service mounts, built by the `review_app` factory with the served bundle reference
+    (reviewers decide among its labels); None when the setting is empty (no /review at all)."""
+    if not ref:
+        return None
+    mount = load_entry_point(ref, "review_app")(served_bundle)
+    if not all(hasattr(mount, name) for name in ("path", "app", "middleware")):
+        raise ValueError(f"review app {ref!r} returned {type(mount).__name__}, which lacks path, app or middleware")
+    return mount
 
 
 def now_utc() -> str:

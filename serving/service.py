@@ -10,7 +10,8 @@ Run it with `withyou serve` (serving/cli.py), which checks the bundle loads, res
   the model on one thread, at most `max_batch_size` runs per call, smallest work first, so small requests never
   wait behind giant ones. Explanations run there too, a step at a time, and stop when their request is cancelled.
 - Items whose action is in `review_actions` go to the review hook (serving/hooks.py), off the request path.
-- /review is the reviewer API and UI (serving/review/), on when WITHYOU_REVIEW_REVIEWERS_FILE is set.
+- /review is the reviewer API and UI of the review app (review/, on when WITHYOU_REVIEW_REVIEWERS_FILE is set),
+  loaded by the name in the `review_app` setting, never imported (serving/hooks.py).
 - Logs carry escaped item ids, labels, actions and timings — never post text (withyou/logs.py).
 - /metrics is served by serving/metrics.py (`HTTPMetrics`: route-template labels, optional token); BentoML's own
   metrics are off, because they label by the raw request path (serving/metrics.py says why).
@@ -31,11 +32,9 @@ import bentoml
 
 from serving.config import get_settings
 from serving.guard import RequestGuard
-from serving.hooks import ReviewCandidate, ReviewQueue, load_sink, now_utc
+from serving.hooks import ReviewCandidate, ReviewQueue, load_reviewer_mount, load_sink, now_utc
 from serving.metrics import HTTPMetrics, serving_metrics
 from serving.openapi import OpenAPIDocs
-from serving.review.app import MOUNT_PATH, review_app
-from serving.review.security import SecurityHeaders
 from serving.scheduler import Admission, Scheduler
 from serving.schemas import ClassifyItem, ClassifyItems, ClassifyResult
 from withyou.bundle import BundleError, Classifier, Item
@@ -56,6 +55,7 @@ admission = Admission(
 )
 STARTUP_FAILURE_FILE = "WITHYOU_STARTUP_FAILURE_FILE"  # set by `withyou serve` (serving/cli.py)
 LOGGED_IDS = 20
+reviewer = load_reviewer_mount(settings.review_app, settings.bundle)  # reviewers use the served labels
 DEADLINE_GRACE_S = 5.0
 """The scheduler drops a job this long after the request timeout, should its cancellation not have reached it."""
 
@@ -82,7 +82,6 @@ def stop_server_on_failure(exc: BaseException) -> None:
     traffic={"timeout": settings.request_timeout_s},
     metrics={"enabled": False},  # HTTPMetrics serves /metrics instead (serving/metrics.py)
 )
-@bentoml.asgi_app(review_app(served_bundle=settings.bundle), path=MOUNT_PATH)  # reviewers use the served labels
 class WithYou:
     """Classifies posts with the served bundle's labels (by default disclosure / supportive / harassing / neutral)
     and maps P(harassing) to an action."""
@@ -236,4 +235,6 @@ WithYou.add_asgi_middleware(
     admission=admission,
 )
 WithYou.add_asgi_middleware(OpenAPIDocs)  # /docs.json true to what the guard answers
-WithYou.add_asgi_middleware(SecurityHeaders, prefix=MOUNT_PATH)  # also on the router's redirect /review → /review/
+if reviewer is not None:
+    bentoml.asgi_app(reviewer.app, path=reviewer.path)(WithYou)
+    WithYou.add_asgi_middleware(reviewer.middleware, prefix=reviewer.path)  # also the router's redirect /review → /review/

@@ -19,7 +19,7 @@ import yaml
 from withyou.paths import REPO_ROOT
 from withyou.pyfunc import PIP_REQUIREMENTS
 
-FIRST_PARTY = {"withyou", "training", "evaluation", "serving", "orchestration"}
+FIRST_PARTY = {"withyou", "training", "evaluation", "serving", "review", "orchestration"}
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 BENTOFILE = yaml.safe_load((REPO_ROOT / "bentofile.yaml").read_text(encoding="utf-8"))
 PYFUNC_SHIPS = ["withyou/*.py", "serving/pyfunc.py"]  # code/withyou + the model code (withyou/pyfunc.py)

@@ -51,7 +51,7 @@ def evaluations_dir(artifacts: Path | None = None) -> Path:
 
 
 def review_dir(artifacts: Path | None = None) -> Path:
-    """The review queue's SQLite database and its exports (serving/review)."""
+    """The review queue's SQLite database and its exports (review/)."""
     return artifacts_dir(artifacts) / "review"
 
 

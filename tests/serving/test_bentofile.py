@@ -25,7 +25,7 @@ def built_bento(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     expects the champion (artifacts/bento/bundle), in a temporary BENTOML_HOME."""
     home, context = tmp_path_factory.mktemp("bentoml_home"), tmp_path_factory.mktemp("build_context")
     shutil.copy(REPO_ROOT / "bentofile.yaml", context)
-    for package in ("withyou", "serving"):
+    for package in ("withyou", "serving", "review"):
         shutil.copytree(REPO_ROOT / package, context / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(tiny_bundle, context / "artifacts" / "bento" / "bundle")
     env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true", "PYTHONPATH": str(context)}

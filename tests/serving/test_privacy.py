@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.serving.conftest import stop_server
-from tests.serving.review.conftest import CLASSIFY_KEY, start_review_server
+from tests.review.conftest import CLASSIFY_KEY, start_review_server
 
 MARKER = "zebra7marker"
 FAULTS = Path(__file__).parent / "faults"

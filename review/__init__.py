@@ -1,4 +1,4 @@
 """The review queue: store (SQLAlchemy), sink for the serving hook, reviewer API + web UI, export and retention.
 
-See serving/review/README.md. Nothing here imports torch.
+See review/README.md. Nothing here imports torch.
 """

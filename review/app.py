@@ -1,13 +1,14 @@
 """The reviewer app (FastAPI): JSON API under /api, web UI under /, mounted by the BentoML service at /review.
 
-`review_app()` is what serving/service.py mounts. It is on only when a reviewers file is configured
+`serving_mount()` is the entry point the classifier service loads by name (serving setting `review_app`) and
+mounts at /review; the service never imports this package. It is on only when a reviewers file is configured
 (`WITHYOU_REVIEW_REVIEWERS_FILE`); otherwise every /review path answers 404 saying how to turn it on.
 A reviewers file that cannot be read stops the server at start-up (fail loudly); a review database that is
 down does not: /classify keeps working and /review answers 503 until the database is back.
 
 `withyou review serve` runs the same app on its own (uvicorn), under the same /review prefix.
 
-Labels: reviewers choose among the label set of a bundle (serving/review/config.py: label_set) — inside
+Labels: reviewers choose among the label set of a bundle (review/config.py: label_set) — inside
 `withyou serve` the served bundle's labels.json, alone the `WITHYOU_REVIEW_BUNDLE` one, else withyou.labels.LABELS.
 
 Errors: every answer, an unexpected exception's 500 included, goes out through SecurityHeaders and is JSON under
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,16 +31,31 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from serving.review import api, ui
-from serving.review.config import ReviewSettings, get_review_settings, label_set
-from serving.review.security import Reviewers, ReviewerAuth, SecurityHeaders, UnexpectedErrors, wants_json
-from serving.review.store import ReviewError, ReviewStore
+from review import api, ui
+from review.config import ReviewSettings, get_review_settings, label_set
+from review.security import Reviewers, ReviewerAuth, SecurityHeaders, UnexpectedErrors, wants_json
+from review.store import ReviewError, ReviewStore
 from withyou.logs import configure_logging
 
-logger = logging.getLogger("withyou.serving.review")
+logger = logging.getLogger("withyou.review")
 MOUNT_PATH = "/review"
 MAX_LISTED_PROBLEMS = 5
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+
+
+@dataclass(frozen=True)
+class ServingMount:
+    """serving.hooks.ReviewerMount: the app the classifier service mounts at `path`, and the middleware it wraps
+    around everything under `path` (the router's own redirect /review → /review/ gets the security headers too)."""
+
+    path: str
+    app: Any
+    middleware: type = SecurityHeaders
+
+
+def serving_mount(served_bundle: str | None = None) -> ServingMount:
+    """The classifier service's `review_app` entry point: review_app() mounted at /review."""
+    return ServingMount(MOUNT_PATH, review_app(served_bundle=served_bundle))
 
 
 def review_app(settings: ReviewSettings | None = None, served_bundle: str | None = None) -> Any:
@@ -131,7 +148,7 @@ def not_found_or_wrong_method(request: Request, path: str) -> None:
 def disabled_app() -> Starlette:
     async def off(request: Request) -> JSONResponse:
         return JSONResponse(
-            {"error": "the review service is off: set WITHYOU_REVIEW_REVIEWERS_FILE (see serving/review/README.md)"},
+            {"error": "the review service is off: set WITHYOU_REVIEW_REVIEWERS_FILE (see review/README.md)"},
             status_code=404,
         )
 

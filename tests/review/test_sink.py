@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from serving.hooks import ReviewQueue
-from serving.review.sink import BundleParentScorer, StoreSink
-from serving.review.store import ReviewStore
-from tests.serving.review.helpers import candidate
+from review.sink import BundleParentScorer, StoreSink
+from review.store import ReviewStore
+from tests.review.helpers import candidate
 from withyou.bundle import Classifier, Item
 
 
@@ -104,3 +104,24 @@ def test_a_failing_parent_scorer_still_queues_the_item(tmp_path):
 
     (item,) = store.queue()
     assert item["parent_scores"] is None and item["parent_is_disclosure"] is False
+
+
+def test_the_old_sink_name_still_builds_the_review_sink_with_a_deprecation_line(tmp_path, monkeypatch, caplog):
+    from review.config import get_review_settings
+    from serving.hooks import load_sink
+
+    monkeypatch.setenv("WITHYOU_REVIEW_DB", str(tmp_path / "review.db"))
+    monkeypatch.setenv("WITHYOU_REVIEW_CLASSIFY_PARENTS", "false")
+    get_review_settings.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="withyou.serving.hooks"):
+            sink = load_sink("serving.review.sink:create_sink", classifier=None)
+    finally:
+        get_review_settings.cache_clear()
+
+    assert isinstance(sink, StoreSink)
+    assert sink.store.url.endswith(str(tmp_path / "review.db"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "deprecated: review_sink=serving.review.sink:create_sink names the review app's old home; "
+        "use review.sink:create_sink (the old name will stop working)"
+    ]

@@ -1,6 +1,6 @@
 """The review sink: serving.hooks.ReviewCandidate → a row in the review store, off the /classify request path.
 
-Turn it on with `WITHYOU_REVIEW_SINK=serving.review.sink:create_sink` (or `withyou serve --review-sink …`).
+Turn it on with `WITHYOU_REVIEW_SINK=review.sink:create_sink` (or `withyou serve --review-sink …`).
 It runs on the hook's single background thread (serving/hooks.py), so nothing here can slow or fail /classify.
 
 Retries: a transient database error (SQLAlchemy OperationalError / DisconnectionError / pool timeout — "database
@@ -29,9 +29,9 @@ from typing import Any
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from serving.review.store import ReviewStore
+from review.store import ReviewStore
 
-logger = logging.getLogger("withyou.serving.review")
+logger = logging.getLogger("withyou.review")
 
 TRANSIENT_ERRORS = (OperationalError, DisconnectionError, PoolTimeout)
 ParentScorer = Callable[[str], "dict[str, float] | None"]
@@ -82,7 +82,7 @@ class StoreSink:
 
     @classmethod
     def from_settings(cls, classifier: Any) -> "StoreSink":
-        from serving.review.config import get_review_settings
+        from review.config import get_review_settings
 
         settings = get_review_settings()
         scorer = BundleParentScorer(classifier) if settings.classify_parents else None
@@ -120,5 +120,5 @@ class StoreSink:
 
 
 def create_sink(classifier: Any) -> StoreSink:
-    """The `WITHYOU_REVIEW_SINK` factory (`serving.review.sink:create_sink`), called by serving.hooks.load_sink."""
+    """The `WITHYOU_REVIEW_SINK` factory (`review.sink:create_sink`), called by serving.hooks.load_sink."""
     return StoreSink.from_settings(classifier)

@@ -10,7 +10,7 @@ import pytest
 
 from serving.process import kill_process
 from tests.serving.conftest import stop_server
-from tests.serving.review.conftest import CLASSIFY_KEY, ReviewServer, start_review_server
+from tests.review.conftest import CLASSIFY_KEY, ReviewServer, start_review_server
 from tests.serving.test_ops import metric_value
 
 

@@ -233,7 +233,7 @@ class UnexpectedErrors:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception as exc:  # the last resort: every other error has its own handler in serving/review/app.py
+        except Exception as exc:  # the last resort: every other error has its own handler in review/app.py
             path = scope.get("path", "")[:200].encode("unicode_escape").decode("ascii")
             self.logger.error("review request %s %s failed: %s", scope.get("method"), path, type(exc).__name__)
             if not started:

@@ -38,9 +38,9 @@ OPEN_STATUSES = ("pending", "claimed")
 EVENTS = ("claim", "decide", "escalate", "undo", "purge")
 AUDITED_FIELDS = ("status", "claimed_by", "decided_label", "decided_by", "note", "purged")
 # Ids are 64-bit on both backends (BIGSERIAL on PostgreSQL; SQLite's INTEGER PRIMARY KEY is 64-bit already and
-# must stay spelled INTEGER to be the rowid): serving/review/store.py MAX_ID is the largest.
+# must stay spelled INTEGER to be the rowid): review/store.py MAX_ID is the largest.
 ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
-LABEL_CHARS = 64  # a label name's longest form (serving/review/config.py: LABEL_NAME); the label set is the bundle's
+LABEL_CHARS = 64  # a label name's longest form (review/config.py: LABEL_NAME); the label set is the bundle's
 
 
 class UTCDateTime(TypeDecorator):

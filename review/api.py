@@ -1,7 +1,7 @@
-"""The reviewer JSON API under /review/api (see serving/review/README.md for the endpoint table).
+"""The reviewer JSON API under /review/api (see review/README.md for the endpoint table).
 
 Every route runs after ReviewerAuth, so `request.state.reviewer` is always a known reviewer. Changing routes check
-the CSRF token when the request was authenticated by HTTP Basic (serving/review/security.py says why).
+the CSRF token when the request was authenticated by HTTP Basic (review/security.py says why).
 Routes are plain `def`: FastAPI runs them in its thread pool, where the synchronous SQLAlchemy session lives.
 """
 
@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.review.models import LABEL_CHARS, OPEN_STATUSES, STATUSES
-from serving.review.store import MAX_OFFSET, ReviewError, ReviewStore
+from review.models import LABEL_CHARS, OPEN_STATUSES, STATUSES
+from review.store import MAX_OFFSET, ReviewError, ReviewStore
 
 MAX_NOTE_CHARS = 2000
-ERRORS: dict[int | str, str] = {  # what any reviewer route may answer (serving/review/app.py; README "Errors")
+ERRORS: dict[int | str, str] = {  # what any reviewer route may answer (review/app.py; README "Errors")
     400: "bad body, query or path parameter: `error` names the field and the rule it broke",
     401: "no or wrong reviewer credentials",
     403: "a change authenticated by HTTP Basic without the CSRF token",

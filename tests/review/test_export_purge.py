@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
-from serving.review.export import export_reviewed
-from serving.review.models import utc_now
-from serving.review.store import ReviewStore
-from tests.serving.review.helpers import candidate
+from review.export import export_reviewed
+from review.models import utc_now
+from review.store import ReviewStore
+from tests.review.helpers import candidate
 from orchestration.cli import app
 from withyou.records import read_jsonl
 
@@ -93,7 +93,7 @@ def test_purged_decisions_cannot_be_undone(store):
 def test_export_and_purge_commands_work_on_the_configured_database(store, db_path, tmp_path, monkeypatch):
     store.decide(store.enqueue(candidate("d", 0.9, text="kept text")), "alice", "harassing")
     monkeypatch.setenv("WITHYOU_REVIEW_DB", str(db_path))
-    from serving.review.config import get_review_settings
+    from review.config import get_review_settings
 
     get_review_settings.cache_clear()
     runner = CliRunner()

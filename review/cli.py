@@ -30,8 +30,8 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def open_store(db: str | None):
-    from serving.review.config import get_review_settings
-    from serving.review.store import ReviewStore
+    from review.config import get_review_settings
+    from review.store import ReviewStore
 
     settings = get_review_settings()
     if db:
@@ -47,8 +47,8 @@ def export(
     """Write every decided item as a labelled record (dataset schema, source "review") to one JSONL file."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from serving.review.export import export_reviewed
-    from serving.review.store import ReviewError
+    from review.export import export_reviewed
+    from review.store import ReviewError
 
     store, _ = open_store(db)
     try:
@@ -99,7 +99,7 @@ def add_reviewer(
     import json
     import secrets
 
-    from serving.review.security import NAME, key_digest
+    from review.security import NAME, key_digest
 
     if not NAME.match(name):
         fail(f"reviewer name {name!r} must be 1-64 of A-Z a-z 0-9 _ . @ -")
@@ -136,4 +136,4 @@ def serve(
     if not os.environ.get("WITHYOU_REVIEW_REVIEWERS_FILE"):
         fail("no reviewers: pass --reviewers-file or set WITHYOU_REVIEW_REVIEWERS_FILE")
     typer.echo(f"reviewer UI on http://{host}:{port}/review/")
-    uvicorn.run("serving.review.app:standalone_app", factory=True, host=host, port=port, log_level="info")
+    uvicorn.run("review.app:standalone_app", factory=True, host=host, port=port, log_level="info")

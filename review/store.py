@@ -2,18 +2,18 @@
 
 SQLite by default (WAL journal, synchronous=FULL so a committed decision survives a crash of the server, a busy
 timeout so several workers can write), PostgreSQL by URL (`WITHYOU_REVIEW_DB=postgresql+psycopg://…`, with the
-`psycopg` driver installed). Tables are created on first use (serving/review/models.py).
+`psycopg` driver installed). Tables are created on first use (review/models.py).
 
 Queue order: replies to a disclosure first (`parent_is_disclosure`, set at enqueue by classifying the parent post,
-see serving/review/sink.py), then P(harassing) high to low, then oldest first.
+see review/sink.py), then P(harassing) high to low, then oldest first.
 
 Item life: pending → (claim) → claimed → (decide) → decided | escalated; undo puts the reviewer's decision back
 to pending. Deciding needs no prior claim. A claim older than `claim_minutes` no longer blocks other reviewers.
-`serving.review.sink:create_sink` is the `WITHYOU_REVIEW_SINK` factory that fills it.
+`review.sink:create_sink` is the `WITHYOU_REVIEW_SINK` factory that fills it.
 
 Ids and offsets are 64-bit signed integers in both databases: an id outside 1 … MAX_ID names no item (NotFound,
 never a driver overflow), an offset past MAX_OFFSET is refused. The labels a reviewer may choose are the store's
-`labels` (the bundle's labels.json via serving/review/config.py: label_set), plus "escalate".
+`labels` (the bundle's labels.json via review/config.py: label_set), plus "escalate".
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sqlalchemy import Engine, case, create_engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from serving.review.models import OPEN_STATUSES, AuditEntry, Base, ReviewItem, utc_now
+from review.models import OPEN_STATUSES, AuditEntry, Base, ReviewItem, utc_now
 from withyou.labels import LABELS
 
 ESCALATE = "escalate"
@@ -158,7 +158,7 @@ class ReviewStore:
 
     @classmethod
     def from_settings(cls, settings: Any = None, labels: tuple[str, ...] = LABELS) -> "ReviewStore":
-        from serving.review.config import get_review_settings
+        from review.config import get_review_settings
 
         settings = settings or get_review_settings()
         return cls(settings.database_url(), claim_minutes=settings.claim_minutes, labels=labels)

@@ -2,7 +2,7 @@
 and two reviewers (alice with a plain key, bob with a stored SHA-256). Every classified post goes to review
 (thresholds 0 / 1), and /classify has its own API key, distinct from the reviewers' keys.
 
-`postgres` is one real PostgreSQL server for the session (tests/serving/review/postgres.py); `postgres_url`
+`postgres` is one real PostgreSQL server for the session (tests/review/postgres.py); `postgres_url`
 a fresh database on it per test. They skip only where initdb / pg_ctl are not installed.
 """
 
@@ -21,12 +21,12 @@ import pytest
 
 from tests.components import missing_component
 from tests.serving.conftest import Server, start_server, stop_server
-from tests.serving.review.postgres import PostgresServer, postgres_bin_dir
+from tests.review.postgres import PostgresServer, postgres_bin_dir
 
 ALICE_KEY = "alice-review-key-0123456789"
 BOB_KEY = "bob-review-key-0123456789"
 CLASSIFY_KEY = "classify-key-0123456789"
-SINK = "serving.review.sink:create_sink"
+SINK = "review.sink:create_sink"
 KEYS = {"alice": ALICE_KEY, "bob": BOB_KEY}
 
 
@@ -113,7 +113,7 @@ _databases = itertools.count()
 
 @pytest.fixture
 def postgres_url(postgres: PostgresServer) -> Iterator[str]:
-    from serving.review.store import engine_for
+    from review.store import engine_for
 
     url = postgres.create_database(f"review_{next(_databases)}")
     yield url

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from serving.review.export import export_reviewed
-from serving.review.models import AuditEntry, ReviewItem
-from serving.review.store import Conflict, ReviewStore, engine_for
+from review.export import export_reviewed
+from review.models import AuditEntry, ReviewItem
+from review.store import Conflict, ReviewStore, engine_for
 from tests.components import missing_component
-from tests.serving.review.helpers import candidate
-from tests.serving.review.postgres import PostgresServer, postgres_bin_dir
+from tests.review.helpers import candidate
+from tests.review.postgres import PostgresServer, postgres_bin_dir
 from withyou.records import read_jsonl
 
 ROUNDS = 20

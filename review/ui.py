@@ -1,9 +1,9 @@
 """The reviewer web UI: server-rendered pages (Jinja2, autoescaped) and the one static script behind the shortcuts.
 
 Posts are attacker-controlled. Every value reaches the page through Jinja2 autoescaping (no `|safe` anywhere),
-the page runs no inline script (the CSP forbids it: serving/review/security.py), and decisions are form POSTs
+the page runs no inline script (the CSP forbids it: review/security.py), and decisions are form POSTs
 carrying the reviewer's CSRF token. After a decision the reviewer lands on the next item in priority order.
-The decision buttons are the app's label set (the bundle's labels.json, serving/review/app.py) plus escalate;
+The decision buttons are the app's label set (the bundle's labels.json, review/app.py) plus escalate;
 each gets the first letter of its name not yet taken as its shortcut (h s d n for the four default labels).
 """
 
@@ -16,9 +16,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from serving.review.api import ERRORS, MAX_NOTE_CHARS, check_csrf, reviewer_of, store_of
-from serving.review.models import LABEL_CHARS, OPEN_STATUSES
-from serving.review.store import ESCALATE, NotFound
+from review.api import ERRORS, MAX_NOTE_CHARS, check_csrf, reviewer_of, store_of
+from review.models import LABEL_CHARS, OPEN_STATUSES
+from review.store import ESCALATE, NotFound
 from withyou.explain import segments, top_words
 
 HERE = Path(__file__).parent

@@ -13,14 +13,14 @@ import logging
 import pytest
 from starlette.testclient import TestClient
 
-from serving.review.app import build_app
-from serving.review.config import ReviewSettings
-from serving.review.security import SECURITY_HEADERS
-from serving.review.store import ReviewStore
-from tests.serving.review.conftest import ALICE_KEY, write_reviewers
-from tests.serving.review.helpers import candidate
+from review.app import build_app
+from review.config import ReviewSettings
+from review.security import SECURITY_HEADERS
+from review.store import ReviewStore
+from tests.review.conftest import ALICE_KEY, write_reviewers
+from tests.review.helpers import candidate
 
-MAX_ID = 2**63 - 1  # the largest 64-bit id (serving/review/store.py MAX_ID)
+MAX_ID = 2**63 - 1  # the largest 64-bit id (review/store.py MAX_ID)
 TOO_BIG = MAX_ID + 1
 AUTH = {"X-Review-Key": ALICE_KEY}
 
@@ -91,7 +91,7 @@ def test_an_unexpected_exception_is_a_500_with_the_headers_and_no_detail(setting
     store = ExplodingStore(settings.database_url())
     client = TestClient(build_app(settings, store=store))
 
-    with caplog.at_level(logging.ERROR, logger="withyou.serving.review"):
+    with caplog.at_level(logging.ERROR, logger="withyou.review"):
         response = client.get(path, headers=AUTH)
 
     assert_safe_error(response, 500)

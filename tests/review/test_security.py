@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from serving.review.config import ReviewSettings
-from serving.review.security import Reviewers, ReviewerConfigError
+from review.config import ReviewSettings
+from review.security import Reviewers, ReviewerConfigError
 
 
 def reviewers_file(tmp_path, entries) -> object:
@@ -60,7 +60,7 @@ def test_csrf_tokens_are_per_reviewer_and_change_with_the_secret(tmp_path):
 def test_review_routes_answer_404_until_reviewers_are_configured():
     from starlette.testclient import TestClient
 
-    from serving.review.app import review_app
+    from review.app import review_app
 
     response = TestClient(review_app(ReviewSettings(reviewers_file=None))).get("/api/queue")
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from serving.review.app import build_app
-from serving.review.config import ReviewSettings
-from serving.review.security import SECURITY_HEADERS
-from tests.serving.review.conftest import ALICE_KEY, write_reviewers
+from review.app import build_app
+from review.config import ReviewSettings
+from review.security import SECURITY_HEADERS
+from tests.review.conftest import ALICE_KEY, write_reviewers
 
 AUTH = {"X-Review-Key": ALICE_KEY}
 

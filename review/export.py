@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from serving.review.store import ReviewError, ReviewStore
+from review.store import ReviewError, ReviewStore
 from withyou import paths
 from withyou.records import Record, describe_validation_error, write_jsonl
 

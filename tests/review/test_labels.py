@@ -13,12 +13,12 @@ from dataclasses import replace
 import pytest
 from starlette.testclient import TestClient
 
-from serving.review.app import build_app
-from serving.review.config import ReviewSettings, label_set
-from serving.review.store import ReviewError, ReviewStore
-from serving.review.ui import shortcuts
-from tests.serving.review.conftest import ALICE_KEY, write_reviewers
-from tests.serving.review.helpers import candidate
+from review.app import build_app
+from review.config import ReviewSettings, label_set
+from review.store import ReviewError, ReviewStore
+from review.ui import shortcuts
+from tests.review.conftest import ALICE_KEY, write_reviewers
+from tests.review.helpers import candidate
 from withyou.bundle import BUNDLE_FILES, BundleError
 from withyou.labels import LABELS
 
@@ -116,7 +116,7 @@ def test_shortcut_keys_skip_taken_and_reserved_letters():
 
 
 def test_exporting_a_label_the_dataset_schema_lacks_is_a_clear_error(tmp_path):
-    from serving.review.export import export_reviewed
+    from review.export import export_reviewed
 
     store = ReviewStore(f"sqlite:///{tmp_path / 'review.db'}", labels=FIVE)
     store.decide(store.enqueue(candidate("five", 0.2, text="zqxj-post")), "alice", "self_harm")

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from serving.process import free_port, start_process, stop_process
-from serving.review.security import SECURITY_HEADERS
+from review.security import SECURITY_HEADERS
 from tests.serving.conftest import withyou_command
-from tests.serving.review.conftest import ALICE_KEY, write_reviewers
+from tests.review.conftest import ALICE_KEY, write_reviewers
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@
                                     (`withyou review serve`); inside `withyou serve` the served bundle's labels
                                     win [unset → withyou.labels.LABELS]
 
-The names avoid the serving settings' own `WITHYOU_REVIEW_SINK/ACTIONS/THRESHOLD/QUEUE_SIZE` (serving/config.py).
+The names avoid the serving settings' own `WITHYOU_REVIEW_SINK/APP/ACTIONS/THRESHOLD/QUEUE_SIZE` (serving/config.py).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from withyou.bundle import BundleError
 from withyou.labels import LABELS
 
 ENV_PREFIX = "WITHYOU_REVIEW_"
-SINK_REF = "serving.review.sink:create_sink"
+SINK_REF = "review.sink:create_sink"
 LABEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # fits models.LABEL_CHARS, a form field and a CSS class
 
 

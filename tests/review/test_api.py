@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from serving.review.security import SECURITY_HEADERS
-from tests.serving.review.conftest import ALICE_KEY, BOB_KEY, CLASSIFY_KEY
+from review.security import SECURITY_HEADERS
+from tests.review.conftest import ALICE_KEY, BOB_KEY, CLASSIFY_KEY
 
 
 def test_classified_posts_reach_the_queue_with_parent_scores_and_model_version(review_server):

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from serving.review.models import utc_now
-from serving.review.store import Conflict, NotFound, ReviewError, ReviewStore
-from tests.serving.review.helpers import DISCLOSURE_PARENT, NEUTRAL_PARENT, candidate
+from review.models import utc_now
+from review.store import Conflict, NotFound, ReviewError, ReviewStore
+from tests.review.helpers import DISCLOSURE_PARENT, NEUTRAL_PARENT, candidate
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -160,7 +160,7 @@ def test_the_database_refuses_to_change_audit_rows(store, statement):
 def test_a_queue_created_before_explanations_gains_the_column_and_keeps_its_items(tmp_path):
     import sqlite3
 
-    from serving.review.store import ReviewStore
+    from review.store import ReviewStore
 
     db = tmp_path / "old.db"
     store = ReviewStore(f"sqlite:///{db}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.components import missing_component
-from tests.serving.review.conftest import ALICE_KEY, ReviewServer
+from tests.review.conftest import ALICE_KEY, ReviewServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -130,7 +130,7 @@ def test_payloads_in_the_queue_excerpt_are_text_too(page, review_server):
 def enqueue_explained(review_server, external_id: str, text: str, spans: list[dict]) -> int:
     """Store an item whose explanation marks `spans` (exact offsets), as the service does for `"explain": true`."""
     from serving.hooks import ReviewCandidate, now_utc
-    from serving.review.store import ReviewStore
+    from review.store import ReviewStore
 
     explanation = {"label": "harassing", "text": {"label": spans, "harassing": spans}, "parent_shift": None,
                    "parent": None}  # fmt: skip
