@@ -390,6 +390,237 @@ def read_crowdcounter(folder: Path, source: Source, log: ReadLog) -> Iterator[Re
             )
 
 
+NAMES_A_USER = re.compile(
+    r"(?<![\w@])@(?!user|url)\w+"  # an @handle the dataset did not mask (they mask mentions as @user, links as @url)
+    r"|(?<![\w/])/?u/[A-Za-z0-9_-]{3,}"  # a Reddit user
+    r"|\bmy\s+names?(?:'s|\s+is)?\s+\w"  # "my name is …", "my names …"
+    r"|\byour\s+names?\s+(?:is\s+)?\w",  # a chatbot echoing it back: "why do you say your names …"
+    re.IGNORECASE,
+)
+NAMES_A_USER_REASON = "names a user (an unmasked @handle, or a name given or echoed)"
+
+
+def names_a_user(*texts: str | None) -> bool:
+    """True when a text names a user: such rows are left out (counted), so no user name reaches a record."""
+    return any(text and NAMES_A_USER.search(text) for text in texts)
+
+
+NO_UPSTREAM_SPLIT = "all"
+"""`upstream_split:all` for the rows of a dataset published without splits (mlma, told_br)."""
+MLMA_COLUMNS = ("HITId", "tweet", "sentiment", "target", "group")
+MLMA_HOSTILITY = ("offensive", "hateful", "abusive", "disrespectful", "fearful")
+
+
+def mlma_class(row: dict[str, str]) -> str:
+    """`normal` (every annotator), `hostile_women` (hostile, aimed at women or gender), or why the row is left out."""
+    sentiments = set(row["sentiment"].strip().split("_"))
+    if sentiments == {"normal"}:
+        return "normal"
+    if "normal" in sentiments:
+        return "excluded: annotators split between normal and hostile"
+    if row["group"].strip() == "women" or row["target"].strip() == "gender":
+        return "hostile_women"
+    return f"excluded: hostile, aimed at another group (target {row['target'].strip() or 'none'})"
+
+
+def read_mlma(folder: Path, source: Source, log: ReadLog) -> Iterator[Record]:
+    """MLMA: `<lang>_dataset.csv` for each of the source's `languages`; hostility aimed at women or gender →
+    harassing, tweets every annotator called normal → neutral, the rest left out and counted (mlma_class)."""
+    if missing := {"hostile_women", "normal"} - source.mapping.keys():
+        raise DataError(f"sources table: [{source.name}] mapping lacks {sorted(missing)}")
+    for lang in source.languages:
+        path = require_file(folder, f"{lang}_dataset.csv")
+        for line, row in iter_csv_rows(path, MLMA_COLUMNS, log):
+            if missing_field := first_missing(row, ("HITId", "tweet", "sentiment")):
+                log.skip(path, line, "empty text" if missing_field == "tweet" else f"missing field {missing_field}")
+                continue
+            if unknown := set(row["sentiment"].strip().split("_")) - {"normal", *MLMA_HOSTILITY}:
+                log.skip(path, line, f"unknown sentiment {sorted(unknown)}")
+                continue
+            log.read(path)
+            kind, text = mlma_class(row), row["tweet"].strip()
+            if names_a_user(text):
+                log.exclude(NAMES_A_USER_REASON)
+            elif kind.startswith("excluded: "):
+                log.exclude(f"{lang}: {kind.removeprefix('excluded: ')}")
+            else:
+                yield Record(
+                    id=f"{source.name}:{lang}:{row['HITId'].strip()}",
+                    text=text,
+                    label=source.mapping[kind],
+                    source=source.name,
+                    lang=lang,
+                    tags=(*split_tags(source, NO_UPSTREAM_SPLIT), f"mlma_target:{row['target'].strip()}",
+                          f"mlma_group:{row['group'].strip()}", f"mlma_sentiment:{row['sentiment'].strip()}"),
+                )
+
+
+TOLD_BR_CATEGORIES = ("homophobia", "obscene", "insult", "racism", "misogyny", "xenophobia")
+TOLD_BR_MAJORITY = 2.0
+"""Votes (of 3 annotators) that make a category the row's: a majority."""
+
+
+def told_br_votes(row: dict[str, str]) -> dict[str, float] | None:
+    """Category → annotator votes (0–3), or None when a vote is not a number in that range."""
+    try:
+        votes = {category: float(row[category]) for category in TOLD_BR_CATEGORIES}
+    except ValueError:
+        return None
+    return votes if all(0.0 <= v <= 3.0 for v in votes.values()) else None
+
+
+def told_br_class(votes: dict[str, float]) -> str:
+    """`misogyny` (a majority of the 3 annotators), `none` (no vote in any category), or why it is left out."""
+    if votes["misogyny"] >= TOLD_BR_MAJORITY:
+        return "misogyny"
+    if not any(votes.values()):
+        return "none"
+    if votes["misogyny"]:
+        return "excluded: one misogyny vote of three"
+    if any(votes[c] >= TOLD_BR_MAJORITY for c in ("homophobia", "racism", "xenophobia")):
+        return "excluded: hate aimed at another group (homophobia, racism or xenophobia by a majority)"
+    if votes["insult"] >= TOLD_BR_MAJORITY or votes["obscene"] >= TOLD_BR_MAJORITY:
+        return "excluded: insult or obscenity by a majority, no misogyny vote"
+    return "excluded: toxic votes without a majority, no misogyny vote"
+
+
+GBK_MOJIBAKE = re.compile("[\u3000-\u30ff\u4e00-\u9fff\ue000-\uf8ff\uff00-\uffef\ufffd]+")
+"""Runs of CJK, kana, private-use and replacement characters: in ToLD-Br, UTF-8 bytes once decoded as GBK."""
+REPAIRED_ENCODING_TAG = "repaired_encoding"
+
+
+def repair_gbk_mojibake(text: str) -> str:
+    """`text` with each GBK_MOJIBAKE run turned back into the UTF-8 it was ("n茫o" → "não"); bytes lost upstream
+    (mostly the tails of emoji) are dropped. ToLD-Br has about 1,100 such rows and no genuine CJK text."""
+
+    def gbk_bytes(char: str) -> bytes:
+        try:
+            return char.encode("gbk")
+        except UnicodeEncodeError:
+            return b""
+
+    def utf8(run: re.Match) -> str:
+        return b"".join(map(gbk_bytes, run.group())).decode("utf-8", errors="replace").replace("\ufffd", "")
+
+    return GBK_MOJIBAKE.sub(utf8, text)
+
+
+def read_told_br(folder: Path, source: Source, log: ReadLog) -> Iterator[Record]:
+    """ToLD-Br: misogyny by a majority of the 3 annotators → harassing, no vote at all → neutral; other toxic rows
+    (insults, obscenity, other hate) are left out and counted (told_br_class). Mojibake is repaired first."""
+    if missing := {"misogyny", "none"} - source.mapping.keys():
+        raise DataError(f"sources table: [{source.name}] mapping lacks {sorted(missing)}")
+    path = require_file(folder, "ToLD-BR.csv")
+    for line, row in iter_csv_rows(path, ("text", *TOLD_BR_CATEGORIES), log):
+        text = repair_gbk_mojibake(row["text"]).strip()
+        if not text:
+            log.skip(path, line, "empty text")
+            continue
+        if (votes := told_br_votes(row)) is None:
+            log.skip(path, line, "a vote that is not a number from 0 to 3")
+            continue
+        log.read(path)
+        kind = told_br_class(votes)
+        if names_a_user(text):
+            log.exclude(NAMES_A_USER_REASON)
+        elif kind.startswith("excluded: "):
+            log.exclude(kind.removeprefix("excluded: "))
+        else:
+            flagged = [f"told_category:{c}" for c in TOLD_BR_CATEGORIES if votes[c] >= TOLD_BR_MAJORITY]
+            if text != row["text"].strip():
+                flagged.append(REPAIRED_ENCODING_TAG)
+            yield Record(
+                id=f"{source.name}:{line}",
+                text=text,
+                label=source.mapping[kind],
+                source=source.name,
+                lang=source.languages[0],
+                tags=(*split_tags(source, NO_UPSTREAM_SPLIT), *flagged),
+            )
+
+
+CONVABUSE_FILES = {split: f"ConvAbuseEMNLP{split}.csv" for split in ("train", "valid", "test")}
+CONVABUSE_SEVERITY = ("1", "0", "-1", "-2", "-3")
+"""`is_abuse.<s>`: 1 not abusive, 0 ambiguous, -1 … -3 mildly … very strongly abusive."""
+CONVABUSE_TYPES = ("ableist", "homophobic", "intellectual", "racist", "sexist", "sex_harassment")
+"""Abuse types read as tags (`transphobic` is not: upstream's header names Annotator8's column Annotator6_…)."""
+CONVABUSE_ANNOTATORS = 8
+
+
+def convabuse_cells(row: dict[str, str], column: str) -> list[int]:
+    """One annotator's column: '' (not annotated), '1', or '1, 0' when they annotated the example more than once."""
+    return [int(value) for value in row[column].split(",")] if row[column].strip() else []
+
+
+def convabuse_votes(row: dict[str, str]) -> list[tuple[str, set[str]]]:
+    """(vote, abuse types) per annotator of the example: vote `abusive`, `not_abusive` or `ambiguous` (their
+    annotations disagree, or they chose 0)."""
+    votes = []
+    for n in range(1, CONVABUSE_ANNOTATORS + 1):
+        if f"Annotator{n}_is_abuse.1" not in row:
+            continue
+        severities = [convabuse_cells(row, f"Annotator{n}_is_abuse.{s}") for s in CONVABUSE_SEVERITY]
+        if not any(severities):
+            continue
+        chosen = {s for s, cells in zip(CONVABUSE_SEVERITY, severities) if 1 in cells}
+        kinds = {"not_abusive" if s == "1" else "ambiguous" if s == "0" else "abusive" for s in chosen}
+        vote = kinds.pop() if len(kinds) == 1 else "ambiguous"
+        types = {t for t in CONVABUSE_TYPES if 1 in convabuse_cells(row, f"Annotator{n}_{t}")}
+        votes.append((vote, types))
+    return votes
+
+
+def convabuse_record(
+    source: Source, split: str, example_id: int, row: dict[str, str], votes, log: ReadLog
+) -> Record | None:
+    """The record of one example whose annotators agree by a majority; None (counted) otherwise."""
+    counts = Counter(vote for vote, _ in votes)
+    kind = next((vote for vote, n in counts.items() if 2 * n > len(votes) and vote != "ambiguous"), None)
+    user, agent = row["user"].strip(), row["agent"].strip() or None
+    if kind is None:
+        log.exclude("annotators split (no majority for abusive or not abusive)")
+        return None
+    if names_a_user(user, agent):
+        log.exclude(NAMES_A_USER_REASON)
+        return None
+    abusive = [types for vote, types in votes if vote == "abusive"]
+    types = [t for t in CONVABUSE_TYPES if kind == "abusive" and 2 * sum(t in ts for ts in abusive) >= len(abusive)]
+    return Record(
+        id=f"{source.name}:{example_id}",
+        text=user,
+        parent_text=agent,
+        label=source.mapping[kind],
+        source=source.name,
+        tags=(*split_tags(source, split), f"convabuse_bot:{row['bot'].strip()}", *(f"abuse_type:{t}" for t in types)),
+    )
+
+
+def read_convabuse(folder: Path, source: Source, log: ReadLog) -> Iterator[Record]:
+    """ConvAbuse: a user's message to a chatbot, with the bot's turn it answers as parent_text; abusive by a
+    majority of its annotators → harassing, not abusive by a majority → neutral, no majority → left out."""
+    if missing := {"abusive", "not_abusive"} - source.mapping.keys():
+        raise DataError(f"sources table: [{source.name}] mapping lacks {sorted(missing)}")
+    required = ("example_id", "agent", "user", "bot", *(f"Annotator1_is_abuse.{s}" for s in CONVABUSE_SEVERITY))
+    for split, name in CONVABUSE_FILES.items():
+        path = require_file(folder, name)
+        for line, row in iter_csv_rows(path, required, log):
+            if not row["user"].strip():
+                log.skip(path, line, "empty text")
+                continue
+            try:
+                example_id = int(float(row["example_id"]))
+                votes = convabuse_votes(row)
+            except (KeyError, ValueError) as exc:
+                log.skip(path, line, f"malformed annotation ({exc})")
+                continue
+            if not votes:
+                log.skip(path, line, "no annotation")
+                continue
+            log.read(path)
+            if record := convabuse_record(source, split, example_id, row, votes, log):
+                yield record
+
+
 Adapter = Callable[[Path, Source, ReadLog], Iterator[Record]]
 
 ADAPTERS: dict[str, Adapter] = {
@@ -398,6 +629,9 @@ ADAPTERS: dict[str, Adapter] = {
     "tweeteval_offensive": read_tweeteval,
     "misogyny_reddit": read_misogyny_reddit,
     "crowdcounter": read_crowdcounter,
+    "mlma": read_mlma,
+    "told_br": read_told_br,
+    "convabuse": read_convabuse,
 }
 
 

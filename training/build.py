@@ -4,7 +4,8 @@ Output (default withyou.paths.dataset_dir()): train.jsonl, validation.jsonl, tes
 `split` and `group`) and manifest.json (content_hash, counts split → label → source → n, duplicates removed,
 skipped rows per file and reason, caps, shortcut risks, config, seed, source file hashes, time taken).
 
-Order of work: read (seed first, then the public datasets in sources.toml order) → drop non-commercial rows when
+Order of work: read (seed first, then the public datasets in sources.toml order; a source with `opt_in` only when the
+build asks for its set, BuildConfig.opt_in) → drop non-commercial rows when
 asked → set the real-text benchmarks aside (records an adapter tagged `benchmark`: EDOS dev, the misogyny test
 split, CrowdCounter Test; written to benchmarks/<source>.jsonl, never trained on, and every training row whose
 text or parent is a benchmark post is dropped) → drop duplicate ids → exact and near duplicates (training/dedup.py)
@@ -37,7 +38,7 @@ from training.adapters import (
 from training.config import BuildConfig
 from training.dedup import deduplicate, normalize_text
 from training.manifest import content_hash, count_table, shortcut_risks, skipped_summary
-from training.sources import Source, load_sources, present_files, sha256_file
+from training.sources import Source, default_source_names, load_sources, present_files, sha256_file
 from training.split import SPLITS, assign_splits
 from withyou.records import DataError, Record, iter_jsonl, write_jsonl
 
@@ -155,7 +156,7 @@ def apply_caps(
 def select_sources(sources: dict[str, Source], config: BuildConfig) -> list[Source]:
     if not config.include_public:
         return []
-    names = config.sources if config.sources is not None else tuple(sources)
+    names = config.sources if config.sources is not None else default_source_names(sources, config.opt_in)
     unknown = [n for n in names if n not in sources]
     if unknown:
         raise DataError(f"unknown dataset(s) {', '.join(unknown)}; known: {', '.join(sources)}")
@@ -207,7 +208,8 @@ def build_dataset(config: BuildConfig, progress=None, notices: Notices | None = 
     steps = progress or Steps(None)
     notices = notices or Notices()
     sources = load_sources(config.sources_file)
-    records, logs, statuses = read_all(config, select_sources(sources, config), steps, notices)
+    selected = select_sources(sources, config)
+    records, logs, statuses = read_all(config, selected, steps, notices)
 
     records, noncommercial = drop_noncommercial(records, config.exclude_noncommercial)
     records, benchmarks = set_benchmarks_aside(records)
@@ -246,7 +248,7 @@ def build_dataset(config: BuildConfig, progress=None, notices: Notices | None = 
         "noncommercial_excluded": noncommercial,
         "benchmarks": {name: benchmark_summary(rows) for name, rows in sorted(benchmarks.items())},
         "benchmark_overlap_removed": overlap,
-        "sampling_weights": {name: dict(source.weight) for name, source in sources.items() if source.weight},
+        "sampling_weights": {source.name: dict(source.weight) for source in selected if source.weight},
         "capped": capped,
         "skipped": skipped_summary(logs),
         "excluded": {name: dict(log.excluded) for name, log in logs.items() if log.excluded},

@@ -42,7 +42,8 @@ def fail(message: str) -> None:
 
 @data_app.command("list")
 def list_sources(data_dir: DataDirOption = None, sources_file: SourcesFileOption = None) -> None:
-    """Show the public datasets: in the data directory?, licence, non-commercial rows, held-out benchmark splits."""
+    """Show the public datasets: in the data directory?, licence, non-commercial rows, held-out benchmark splits,
+    languages, opt-in set."""
     from rich.console import Console
     from rich.table import Table
 
@@ -56,19 +57,22 @@ def list_sources(data_dir: DataDirOption = None, sources_file: SourcesFileOption
         fail(str(exc))
     root = resolve_data_dir(data_dir)
     table = Table(title=f"public datasets in {root}")
-    for column in ("name", "present", "folder", "licence", "non-commercial", "benchmark split"):
+    for column in ("name", "present", "folder", "licence", "non-commercial", "benchmark split", "languages", "opt-in"):
         table.add_column(column, overflow="fold")
     for source in sources.values():
         files = present_files(source, root)
         present = "[green]yes[/]" if files else "[yellow]no[/] (withyou data pull " + source.name + ")"
         noncommercial = "[red]NC[/] some rows" if source.noncommercial else ""
         benchmark = ", ".join(source.benchmark_splits)
-        table.add_row(source.name, present, source.folder, source.licence, noncommercial, benchmark)
+        languages = ", ".join(source.languages)
+        row = (source.name, present, source.folder, source.licence, noncommercial, benchmark, languages, source.opt_in)
+        table.add_row(*row)
     console = Console()
     console.print(table)
     console.print(
         "NC: rows tagged `noncommercial` (left out by `data build --exclude-noncommercial`). "
-        "Benchmark splits are held out as real-text benchmarks and never trained on."
+        "Benchmark splits are held out as real-text benchmarks and never trained on. "
+        "An opt-in source is read only by `data build --opt-in SET` (or --sources NAME)."
     )
 
 
@@ -113,7 +117,12 @@ def pull(
 def build(
     data_dir: DataDirOption = None,
     sources: Annotated[
-        Optional[str], typer.Option("--sources", help="Comma-separated public datasets to use [default: all]")
+        Optional[str],
+        typer.Option("--sources", help="Comma-separated public datasets to use [default: all without opt_in]"),
+    ] = None,
+    opt_in: Annotated[
+        Optional[str],
+        typer.Option("--opt-in", help="Comma-separated opt-in source sets to read too (sources.toml opt_in)"),
     ] = None,
     no_public: Annotated[bool, typer.Option("--no-public", help="Seed corpus only")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder [default: artifacts/dataset]")] = None,
@@ -157,6 +166,7 @@ def build(
         out_dir=out,
         sources_file=sources_file,
         sources=tuple(s.strip() for s in sources.split(",") if s.strip()) if sources else None,
+        opt_in=tuple(s.strip() for s in opt_in.split(",") if s.strip()) if opt_in else (),
         include_public=not no_public,
         strict=strict,
         seed=seed,

@@ -37,7 +37,8 @@ class BuildConfig:
     seed_dir: Path = SEED_DIR
     out_dir: Path | None = None
     sources_file: Path | None = None
-    sources: tuple[str, ...] | None = None  # None: every dataset in the sources table
+    sources: tuple[str, ...] | None = None  # None: every dataset in the sources table without `opt_in`, + opt_in's
+    opt_in: tuple[str, ...] = ()  # opt-in source sets read too (sources.toml `opt_in`; training.sources.MULTILINGUAL)
     include_public: bool = True
     strict: bool = False
     seed: int = 13

@@ -1,6 +1,8 @@
 """The sources table (datasets/sources.toml) as typed objects, shared by `pull`, `build` and `list`.
 
 The table is data, not code: adding a dataset means a table entry plus one adapter in training/adapters.py.
+A source with `opt_in` is left out of the default build: it is read only when the build names its set
+(`withyou data build --opt-in multilingual`, BuildConfig.opt_in) or names the source itself (`--sources`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from withyou.paths import SOURCES_FILE
 from withyou.records import DataError, describe_validation_error
 
 CHUNK_BYTES = 1 << 20
+MULTILINGUAL = "multilingual"
+"""The opt-in set of the public sources in other languages (mlma, told_br, convabuse): read by a build that asks
+for it — what the multilingual preset builds with — never by the default (English) build."""
 
 
 def check_labels(names) -> None:
@@ -48,7 +53,9 @@ class Source(BaseModel):
 
     `noncommercial`: some rows may only be used non-commercially; the adapter tags those rows `noncommercial`
     (build can leave them out). `benchmark_splits`: upstream splits held out as real-text benchmarks, never trained
-    on; the adapter tags their rows `benchmark` as well as `upstream_split:<split>`.
+    on; the adapter tags their rows `benchmark` as well as `upstream_split:<split>`. `languages`: the languages
+    (ISO 639-1) of the rows the adapter reads — for a source with one file per language, the files it reads.
+    `opt_in`: the set (e.g. MULTILINGUAL) a build must ask for before this source is read; empty = every build.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -62,6 +69,8 @@ class Source(BaseModel):
     noncommercial: bool = False
     benchmark_splits: list[str] = Field(default_factory=list)
     citation: str = ""
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    opt_in: str = ""
     mapping: dict[str, str]
     mapping_notes: str = ""
     cap: dict[str, int] = Field(default_factory=dict)
@@ -126,6 +135,18 @@ def load_sources(path: Path | str | None = None) -> dict[str, Source]:
         except ValidationError as exc:
             raise DataError(f"{path}: [{name}] {describe_validation_error(exc)}") from None
     return sources
+
+
+def default_source_names(sources: dict[str, Source], opt_in: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The sources a build reads when it names none: those without `opt_in`, plus those in an asked-for set.
+
+    Asking for a set no source declares is a DataError (a typo would otherwise build without the sources meant).
+    """
+    declared = {source.opt_in for source in sources.values() if source.opt_in}
+    if unknown := sorted(set(opt_in) - declared):
+        known = ", ".join(sorted(declared)) or "none"
+        raise DataError(f"no source opts into {', '.join(unknown)}; opt-in sets in the sources table: {known}")
+    return tuple(name for name, source in sources.items() if not source.opt_in or source.opt_in in opt_in)
 
 
 def sha256_file(path: Path) -> str:

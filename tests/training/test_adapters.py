@@ -493,18 +493,19 @@ def test_cli_list_shows_which_datasets_are_present(tmp_path):
     assert "empathy" not in rows
 
 
-def test_cli_list_marks_noncommercial_sources_and_benchmark_splits(tmp_path):
+def test_cli_list_marks_noncommercial_sources_benchmark_splits_languages_and_opt_in(tmp_path):
     from typer.testing import CliRunner
 
     from orchestration.cli import app
 
-    result = CliRunner().invoke(app, ["data", "list", "--data-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    result = CliRunner().invoke(app, ["data", "list", "--data-dir", str(tmp_path)], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     cells = {}
     for line in result.output.splitlines():
         parts = [part.strip() for part in line.split("│")[1:-1]]
-        if len(parts) == 6 and parts[0]:
+        if len(parts) == 8 and parts[0]:
             cells[parts[0]] = parts
     assert cells["crowdcounter"][4].startswith("NC") and cells["crowdcounter"][5] == "test"
     assert cells["edos"][4] == "" and cells["edos"][5] == "dev"
     assert cells["misogyny_reddit"][5] == "test" and cells["tweeteval_hate"][5] == ""
+    assert cells["edos"][6:] == ["en", ""] and cells["told_br"][6:] == ["pt", "multilingual"]
