@@ -2,10 +2,19 @@
 
 Contract for the review queue (issue 6): implement `ReviewSink.enqueue(candidate)` and expose a factory
 `module:function` taking the served Classifier and returning the sink; point `WITHYOU_REVIEW_SINK` (or
-`withyou serve --review-sink`) at it (`review.sink:create_sink` is the review app's). The sink runs on one background thread per worker, fed through a bounded queue, so a slow or failing
-store never slows or fails /classify: when the queue is full the candidate is dropped, and every outcome
+`withyou serve --review-sink`) at it (`review.sink:create_sink` is the review app's). The sink runs on one
+background thread per worker, fed through a bounded queue, so a slow or failing store never slows or fails /classify: when the queue is full the candidate is dropped, and every outcome
 (queued, delivered, dropped, failed) is counted in `withyou_review_candidates_total`. Failures are logged with
 the item id only. The candidate carries the post text because reviewers need it — never log it.
+
+Threads (issue 21): a sink that also has `count_reply`, `thread_status` and `refresh_thread_status` (a
+`ThreadSink`, as the review sink is) counts replies for pile-on detection. Every item with a `thread_id` that is not
+the root itself reaches it on the same background thread — a review candidate through `enqueue`, any other reply as
+a text-free `ThreadReply` (counted in `withyou_thread_replies_total`). The same thread calls
+`refresh_thread_status()` every `refresh_s` seconds, and /classify reads `thread_status(thread_id)`, which must
+answer from memory without blocking. `author_id` is the platform's raw id: it is handed to the sink (which keeps a
+keyed hash) and must never be logged; it is left out of the dataclasses' repr. The sink's methods may return event
+names from `SINK_EVENTS`, counted in `withyou_review_events_total{event}`.
 
 With no sink configured nothing is queued and no thread runs.
 
@@ -22,8 +31,9 @@ import importlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
@@ -33,6 +43,8 @@ MOVED_ENTRY_POINTS = {"serving.review.sink:create_sink": "review.sink:create_sin
 """Entry points of the review app before it moved to review/ (issue 21): old setting values keep working."""
 
 Outcome = str  # "queued" | "delivered" | "dropped" | "failed"
+SINK_EVENTS = ("thread_under_attack", "repeat_author", "webhook_delivered", "webhook_failed")
+"""What a sink may report back; anything else is ignored, so the metric's label set stays closed."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +60,40 @@ class ReviewCandidate:
     model_version: str
     classified_at: str  # ISO 8601, UTC
     explanation: dict | None = None  # withyou.explain.Explanation as a dict, when the item asked for one
+    thread_id: str | None = None  # id of the thread's root post
+    author_id: str | None = field(default=None, repr=False)  # raw platform id: never log it
+
+
+@dataclass(frozen=True)
+class ThreadReply:
+    """A classified reply in a thread that needs no human decision: what pile-on counting needs, and no text."""
+
+    id: str | None
+    thread_id: str
+    label: str
+    action: str
+    classified_at: str  # ISO 8601, UTC
+    author_id: str | None = field(default=None, repr=False)  # raw platform id: never log it
 
 
 @runtime_checkable
 class ReviewSink(Protocol):
-    def enqueue(self, candidate: ReviewCandidate) -> None:
+    def enqueue(self, candidate: ReviewCandidate) -> Iterable[str] | None:
         """Store one candidate. May block or raise; the caller is a background thread that logs and counts errors."""
+
+
+@runtime_checkable
+class ThreadSink(Protocol):
+    refresh_s: float
+
+    def count_reply(self, reply: ThreadReply) -> Iterable[str] | None:
+        """Count one reply for its thread (background thread, may block or raise)."""
+
+    def thread_status(self, thread_id: str) -> str | None:
+        """The thread's status as last seen ("under_attack" or None), from memory: called on the request path."""
+
+    def refresh_thread_status(self) -> None:
+        """Re-read the statuses from the store (background thread, every `refresh_s` seconds)."""
 
 
 class NullSink:
@@ -118,7 +158,7 @@ def now_utc() -> str:
 
 
 class ReviewQueue:
-    """Fire-and-forget hand-off of review candidates to a sink, off the request path."""
+    """Fire-and-forget hand-off of review candidates (and thread replies) to a sink, off the request path."""
 
     def __init__(
         self,
@@ -126,12 +166,17 @@ class ReviewQueue:
         actions: Iterable[str] = ("review", "hide"),
         maxsize: int = 10_000,
         on_outcome: Callable[[Outcome], None] | None = None,
+        on_reply_outcome: Callable[[Outcome], None] | None = None,
+        on_event: Callable[[str], None] | None = None,
     ) -> None:
         self.sink = sink
         self.actions = frozenset(actions)
         self.enabled = not isinstance(sink, NullSink) and bool(self.actions)
-        self._queue: queue.Queue[ReviewCandidate | None] = queue.Queue(maxsize=maxsize)
+        self.counts_threads = self.enabled and isinstance(sink, ThreadSink)
+        self._queue: queue.Queue[ReviewCandidate | ThreadReply | None] = queue.Queue(maxsize=maxsize)
         self._on_outcome = on_outcome or (lambda outcome: None)
+        self._on_reply_outcome = on_reply_outcome or (lambda outcome: None)
+        self._on_event = on_event or (lambda event: None)
         self._thread: threading.Thread | None = None
         if self.enabled:
             self._thread = threading.Thread(target=self._drain, name="withyou-review-sink", daemon=True)
@@ -140,28 +185,61 @@ class ReviewQueue:
     def wants(self, action: str) -> bool:
         return self.enabled and action in self.actions
 
-    def offer(self, candidate: ReviewCandidate) -> None:
-        """Queue a candidate without blocking; drop it (counted, logged by id) when the queue is full."""
+    def wants_reply(self, thread_id: str | None, item_id: str | None) -> bool:
+        """A post in a thread, other than its root, is counted even when it needs no review."""
+        return self.counts_threads and thread_id is not None and item_id != thread_id
+
+    def thread_status(self, thread_id: str | None) -> str | None:
+        """The sink's cached status of the thread (never blocks), or None."""
+        if not self.counts_threads or thread_id is None:
+            return None
+        return self.sink.thread_status(thread_id)  # type: ignore[attr-defined]
+
+    def offer(self, candidate: ReviewCandidate | ThreadReply) -> None:
+        """Queue a candidate or reply without blocking; drop it (counted, logged by id) when the queue is full."""
+        on_outcome = self._on_reply_outcome if isinstance(candidate, ThreadReply) else self._on_outcome
         try:
             self._queue.put_nowait(candidate)
         except queue.Full:
-            self._on_outcome("dropped")
+            on_outcome("dropped")
             logger.warning("review queue full, dropped item id=%s action=%s", candidate.id, candidate.action)
             return
-        self._on_outcome("queued")
+        on_outcome("queued")
 
     def _drain(self) -> None:
+        refresh_s = float(getattr(self.sink, "refresh_s", 0)) if self.counts_threads else 0.0
+        next_refresh = time.monotonic()
         while True:
-            candidate = self._queue.get()
+            if refresh_s and time.monotonic() >= next_refresh:
+                self._refresh()
+                next_refresh = time.monotonic() + refresh_s
+            try:
+                candidate = self._queue.get(timeout=max(0.0, next_refresh - time.monotonic()) if refresh_s else None)
+            except queue.Empty:
+                continue
             if candidate is None:
                 return
-            try:
-                self.sink.enqueue(candidate)
-            except Exception as exc:  # a failing store must never reach /classify
-                self._on_outcome("failed")
-                logger.error("review sink failed for item id=%s: %s", candidate.id, type(exc).__name__)
-            else:
-                self._on_outcome("delivered")
+            self._deliver(candidate)
+
+    def _deliver(self, candidate: ReviewCandidate | ThreadReply) -> None:
+        is_reply = isinstance(candidate, ThreadReply)
+        on_outcome = self._on_reply_outcome if is_reply else self._on_outcome
+        try:
+            events = self.sink.count_reply(candidate) if is_reply else self.sink.enqueue(candidate)  # type: ignore[attr-defined]
+        except Exception as exc:  # a failing store must never reach /classify
+            on_outcome("failed")
+            logger.error("review sink failed for item id=%s: %s", candidate.id, type(exc).__name__)
+            return
+        on_outcome("delivered")
+        for event in events or ():
+            if event in SINK_EVENTS:
+                self._on_event(event)
+
+    def _refresh(self) -> None:
+        try:
+            self.sink.refresh_thread_status()  # type: ignore[attr-defined]
+        except Exception as exc:  # the cached statuses stay as they were
+            logger.warning("could not refresh thread statuses: %s", type(exc).__name__)
 
     def close(self, timeout: float = 5.0) -> None:
         """Let the thread deliver what is queued (up to `timeout` seconds), then stop it."""

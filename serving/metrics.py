@@ -11,6 +11,12 @@ each worker during start-up, and a client imported before that would count in a 
     withyou_items_total{label,action}              classified items
     withyou_model_batch_size                       items per model call made by the scheduler
     withyou_review_candidates_total{outcome}       review hook: queued / delivered / dropped / failed
+    withyou_thread_replies_total{outcome}          replies in a thread handed to the sink only to be counted
+                                                   (pile-on detection): queued / delivered / dropped / failed
+    withyou_review_events_total{event}             what the review sink reported (serving.hooks.SINK_EVENTS):
+                                                   thread_under_attack (a thread this worker found under a
+                                                   pile-on, once per thread), repeat_author, webhook_delivered,
+                                                   webhook_failed
     withyou_items_by_language_total{lang,supported} classified items by detected language (ISO 639-1, "und" when
                                                    none) and whether the model was trained on it
     withyou_explained_items_total                  items explained (`"explain": true`)
@@ -58,6 +64,8 @@ class ServingMetrics:
     items: Any
     batch_size: Any
     review_candidates: Any
+    thread_replies: Any
+    review_events: Any
     languages: Any
     explained: Any
 
@@ -83,6 +91,10 @@ def serving_metrics() -> ServingMetrics:
         review_candidates=Counter(
             "withyou_review_candidates", "review hook outcomes (queued, delivered, dropped, failed)", ["outcome"]
         ),
+        thread_replies=Counter(
+            "withyou_thread_replies", "thread replies handed to the review sink to be counted", ["outcome"]
+        ),
+        review_events=Counter("withyou_review_events", "events the review sink reported", ["event"]),
         languages=Counter(
             "withyou_items_by_language", "classified items by detected language and support", ["lang", "supported"]
         ),

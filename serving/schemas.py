@@ -7,7 +7,7 @@ one readable `error` line plus the `detail` list).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -34,6 +34,16 @@ class ClassifyItem(BaseModel):
     parent_text: ParentText = Field(
         None, max_length=_limits.max_text_chars, description="the post this one replies to, if any"
     )
+    thread_id: str | None = Field(
+        None, min_length=1, max_length=256,
+        description="id of the thread's root post (the disclosure) this post belongs to; counts it for pile-on "
+        "detection when the review sink is on (review/README.md)",
+    )  # fmt: skip
+    author_id: str | None = Field(
+        None, min_length=1, max_length=256,
+        description="the platform's opaque id of the post's author; the review store keeps only its keyed hash "
+        "(HMAC), never the value, and no log carries it",
+    )  # fmt: skip
     explain: bool = Field(
         False,
         description=f"also return the spans that drove the answer (withyou/explain.py); at most "
@@ -74,4 +84,8 @@ class ClassifyResult(BaseModel):
     )
     explanation: Explanation | None = Field(
         None, description="spans (code-point offsets into text / parent_text) when the item asked to be explained"
+    )
+    thread_status: Literal["under_attack"] | None = Field(
+        None, description='"under_attack" when the item\'s `thread_id` names a thread the review store found under '
+        "a pile-on (read from a cache refreshed every few seconds: the replies that tip it may not carry it yet)",
     )

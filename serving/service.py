@@ -32,7 +32,7 @@ import bentoml
 
 from serving.config import get_settings
 from serving.guard import RequestGuard
-from serving.hooks import ReviewCandidate, ReviewQueue, load_reviewer_mount, load_sink, now_utc
+from serving.hooks import ReviewCandidate, ReviewQueue, ThreadReply, load_reviewer_mount, load_sink, now_utc
 from serving.metrics import HTTPMetrics, serving_metrics
 from serving.openapi import OpenAPIDocs
 from serving.scheduler import Admission, Scheduler
@@ -113,6 +113,8 @@ class WithYou:
             actions=settings.review_actions,
             maxsize=settings.review_queue_size,
             on_outcome=lambda outcome: self.metrics.review_candidates.labels(outcome=outcome).inc(),
+            on_reply_outcome=lambda outcome: self.metrics.thread_replies.labels(outcome=outcome).inc(),
+            on_event=lambda event: self.metrics.review_events.labels(event=event).inc(),
         )
         for _ in range(3):
             self.classifier.predict(WARM_UP_ITEMS)
@@ -159,7 +161,9 @@ class WithYou:
         unless a part in a language it reads is harassing at the hide threshold), and, for items sent with
         `"explain": true`, an `explanation` (spans over the text and parent, the words read and explained, and a
         `note` when the request's explanation budget covered only the most influential passages). Texts longer
-        than 2,000 characters are read as their first 1,500 and last 500 characters.
+        than 2,000 characters are read as their first 1,500 and last 500 characters. An item may name its thread
+        (`thread_id`, the root post's id) and its `author_id`; with the review sink on, items of a thread found
+        under a pile-on carry `thread_status: "under_attack"`.
         A busy server answers 429 with `Retry-After` (seconds) and `Retry-After-Ms` (milliseconds).
         """
         started = time.perf_counter()
@@ -168,7 +172,11 @@ class WithYou:
         )
         explanations = await self.explanations(items)
         results = [
-            ClassifyResult(**p.as_result(self.model_version), explanation=explanations.get(index))
+            ClassifyResult(
+                **p.as_result(self.model_version),
+                explanation=explanations.get(index),
+                thread_status=self.review.thread_status(items[index].thread_id),  # cached: never blocks
+            )
             for index, p in enumerate(predictions)
         ]
         for result in results:
@@ -214,7 +222,13 @@ class WithYou:
                         model_version=self.model_version,
                         classified_at=now_utc(),
                         explanation=asdict(result.explanation) if result.explanation else None,
+                        thread_id=item.thread_id,
+                        author_id=item.author_id,
                     )
+                )
+            elif self.review.wants_reply(item.thread_id, item.id):
+                self.review.offer(
+                    ThreadReply(item.id, item.thread_id, result.label, result.action, now_utc(), item.author_id)
                 )
 
     @bentoml.on_shutdown
