@@ -31,7 +31,7 @@ from tokenizers import Tokenizer
 from training.config import TrainConfig
 from training.fit import model_batch, model_input_names, model_pad_id
 from training.parity import ParityReport, check_parity, int8_summary
-from withyou.encoding import NORMALIZATION, EncodingSpec, set_truncation
+from withyou.encoding import NORMALIZATION, POST_FIRST, EncodingSpec, set_truncation
 from withyou.integrity import record_checksums
 from withyou.language import DEFAULT_LANGUAGES
 from withyou.labels import HARASSING
@@ -220,13 +220,14 @@ def _quiet(logger_name: str):
 @torch.inference_mode()
 def torch_logits(
     model: torch.nn.Module, tokenizer: Tokenizer, texts: Sequence[str], parents: Sequence[str | None],
-    batch_size: int = 64, normalize: bool = True,
+    batch_size: int = 64, normalize: bool = True, segments: str = POST_FIRST,
 ) -> np.ndarray:
     model.eval()
     out = []
     for start in range(0, len(texts), batch_size):
         inputs = model_batch(
-            model, tokenizer, texts[start : start + batch_size], parents[start : start + batch_size], normalize
+            model, tokenizer, texts[start : start + batch_size], parents[start : start + batch_size], normalize,
+            segments,
         )
         out.append(model(**inputs).logits.float().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), dtype=np.float32)
@@ -247,7 +248,7 @@ def model_labels(model: torch.nn.Module) -> list[str]:
 
 def parity_set(
     model: torch.nn.Module, tokenizer: Tokenizer, records: Sequence[Record] | None, reference_logits: np.ndarray | None,
-    normalize: bool,
+    normalize: bool, segments: str = POST_FIRST,
 ) -> tuple[list[str], list[str | None], np.ndarray]:
     """Texts, parents and torch logits of the parity set: `records` (the validation split), else PROBE_POSTS."""
     if records:
@@ -257,7 +258,7 @@ def parity_set(
         reference_logits = None
     reference = (
         reference_logits if reference_logits is not None
-        else torch_logits(model, tokenizer, texts, parents, normalize=normalize)
+        else torch_logits(model, tokenizer, texts, parents, normalize=normalize, segments=segments)
     )
     expected = (len(texts), model.config.num_labels)
     if reference.shape != expected:
@@ -271,7 +272,8 @@ def bundle_metadata(
 ) -> dict[str, Any]:
     """metadata.json before parity: what the caller knows, then what the model assumes (labels, encoding, inputs)."""
     names = model_input_names(model)
-    encoding = EncodingSpec(max_length=max_length, pad_id=model_pad_id(model, tokenizer), token_type_ids="token_type_ids" in names)
+    encoding = EncodingSpec(max_length=max_length, pad_id=model_pad_id(model, tokenizer),
+                            token_type_ids="token_type_ids" in names, segments=(metadata or {}).get("segments", POST_FIRST))
     return {
         "model_version": "unversioned",
         "base_model": None,
@@ -346,7 +348,8 @@ def export_bundle(
     record_checksums(staging)  # the parity check loads the staging bundle through the verifying reader
 
     normalize = meta["text_normalization"] is not None
-    texts, parents, reference = parity_set(model, backend, parity_records, reference_logits, normalize)
+    segments = meta["encoding"]["segments"]
+    texts, parents, reference = parity_set(model, backend, parity_records, reference_logits, normalize, segments)
     parity = check_parity(
         staging, reference, texts, parents, max_abs_diff=max_abs_diff, thresholds=thresholds,
         min_int8_agreement=min_int8_agreement, int8_min_margin=int8_min_margin,

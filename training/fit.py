@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from training.bases import packaged_base_dir
 from training.config import ConfigError, TrainConfig
 from training.dataset import label_ids, sample_indices, sampling_probabilities, weighted_sample
-from withyou.encoding import encode_batch, load_tokenizer, pad_id_of, set_truncation
+from withyou.encoding import POST_FIRST, encode_batch, load_tokenizer, pad_id_of, set_truncation
 from withyou.labels import LABEL_TO_ID, LABELS
 from withyou.records import Record
 
@@ -141,10 +141,11 @@ def model_pad_id(model: torch.nn.Module, tokenizer: Tokenizer) -> int:
 
 def model_batch(
     model: torch.nn.Module, tokenizer: Tokenizer, texts: Sequence[str], parents: Sequence[str | None],
-    normalize: bool = True,
+    normalize: bool = True, segments: str = POST_FIRST,
 ) -> dict[str, torch.Tensor]:
     """Encode posts as this model's input tensors (encode_batch with its pad id, only the inputs it takes)."""
-    batch = encode_batch(tokenizer, texts, parents, pad_id=model_pad_id(model, tokenizer), normalize=normalize)
+    batch = encode_batch(tokenizer, texts, parents, pad_id=model_pad_id(model, tokenizer), normalize=normalize,
+                         segments=segments)
     return {name: torch.from_numpy(getattr(batch, name)) for name in model_input_names(model)}
 
 

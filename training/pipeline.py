@@ -21,7 +21,7 @@ from typing import Any
 from training.config import TrainConfig
 from training.dataset import DatasetSplits, label_ids, load_dataset
 from withyou import paths
-from withyou.encoding import NORMALIZATION
+from withyou.encoding import NORMALIZATION, PARENT_FIRST, POST_FIRST
 from withyou.labels import LABEL_TO_ID, LABELS
 from withyou.registry import MODEL_NAME
 
@@ -98,7 +98,7 @@ def run_training(config: TrainConfig) -> TrainOutcome:
 
         save_checkpoint(fit, model_dir / "checkpoint")
         info = {"model_version": model_version, "base_model": config.base_model, "data_hash": dataset.content_hash,
-                "max_length": config.max_length, "text_normalization": NORMALIZATION}
+                "max_length": config.max_length, "text_normalization": NORMALIZATION, "segments": POST_FIRST}
         write_json(model_dir / "checkpoint" / CHECKPOINT_INFO, info)
         joblib.dump(baseline, model_dir / "baseline.joblib")
         parity = export_bundle(
@@ -196,10 +196,11 @@ def export_checkpoint(
         if dataset_dir is not None:
             raise
         validation, parity_set = None, "probe posts only (no built dataset found)"
-    # a checkpoint from before text normalisation has no key: it was trained on raw text and is exported so
+    # a checkpoint from before text normalisation has no key: it was trained on raw text and is exported so;
     parity = export_bundle(
         model, tokenizer, out_dir, max_length=int(info["max_length"]),
-        metadata={**info, "text_normalization": info.get("text_normalization")},
+        metadata={**info, "text_normalization": info.get("text_normalization"),
+                  "segments": info.get("segments", PARENT_FIRST)},  # a checkpoint from before the order was recorded
         parity_records=validation, overwrite=overwrite, **export_options,
     )
     return parity, parity_set

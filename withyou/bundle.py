@@ -36,6 +36,7 @@ from tokenizers import Tokenizer
 
 from withyou.encoding import (
     DEFAULT_MAX_LENGTH,
+    PARENT_FIRST,
     EncodingSpec,
     encode_posts,
     length_batches,
@@ -112,7 +113,7 @@ def open_tokenizer(bundle_dir: Path, contents: BundleContents) -> tuple[Tokenize
         max_length = contents.metadata.get("max_length", DEFAULT_MAX_LENGTH)
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
             raise BundleError(f"{Path(bundle_dir) / 'metadata.json'}: max_length must be a positive integer, got {max_length!r}")
-        encoding = EncodingSpec(max_length=max_length, pad_id=pad_id_of(tokenizer))
+        encoding = EncodingSpec(max_length=max_length, pad_id=pad_id_of(tokenizer), segments=PARENT_FIRST)
     if encoding.pad_id >= tokenizer.get_vocab_size():
         raise BundleError(f"{path}: pad id {encoding.pad_id} (metadata.json encoding) is outside its vocabulary "
                           f"of {tokenizer.get_vocab_size()}")

@@ -5,8 +5,10 @@ Training (`encode_batch`) and the bundle reader (`encode_posts` + `pad_encodings
 drift). What else the model assumes is recorded in the bundle (metadata.json `encoding`, see `EncodingSpec`): pair
 or single segment, max length and truncation, the pad id, whether the graph takes token_type_ids.
 
-- A reply is a segment pair: (parent_text, text). A post without parent is one segment. A model trained on
-  single segments (`EncodingSpec.pair` false) reads the post alone.
+- A reply is a segment pair: the judged post first (segment A), its parent second (segment B), so a post
+  without a parent — one segment — sits where replies sit (`POST_FIRST`). Bundles exported before the order was
+  recorded read (parent_text, text) (`PARENT_FIRST`) and are served so: the order is `EncodingSpec.segments`. A
+  model trained on single segments (`EncodingSpec.pair` false) reads the post alone.
 - Text is normalised first (`normalize_text`, when the bundle says so): markup, URLs and mentions become fixed
   placeholders and common obfuscations are undone, so noise around a post cannot flip its label.
 - Long text is clipped by characters before tokenising (head + tail: openings and endings carry most
@@ -34,6 +36,13 @@ HEAD_CHARS = 1500
 TAIL_CHARS = 500
 TRUNCATION = "longest_first"
 """Token truncation of a (parent, reply) pair: trim the longer segment first, so neither crowds the other out."""
+POST_FIRST = "post_first"
+"""Segment order of a reply since bundles record it: (text, parent_text). With the parent first, a top-level post
+(one segment, so segment A) sat in the parents' position: a bare "Me too." read like the parent of a sarcastic
+reply (issue 18)."""
+PARENT_FIRST = "parent_first"
+"""The order of bundles exported before `EncodingSpec.segments` existed: (parent_text, text)."""
+SEGMENT_ORDERS = (POST_FIRST, PARENT_FIRST)
 PAD_TOKENS = ("[PAD]", "<pad>", "<|pad|>", "<PAD>")
 """Pad tokens of common vocabularies, tried in order when neither the bundle nor the tokenizer names its pad id."""
 
@@ -121,6 +130,8 @@ class EncodingSpec:
     token_type_ids: bool = True
     """Whether the ONNX graph takes a token_type_ids input (BERT does; RoBERTa-style and DistilBERT models do not)."""
     truncation: str = TRUNCATION
+    segments: str = POST_FIRST
+    """Segment order of a reply (`SEGMENT_ORDERS`); a recorded encoding without it is `PARENT_FIRST`."""
     head_chars: int = HEAD_CHARS
     tail_chars: int = TAIL_CHARS
 
@@ -132,7 +143,7 @@ class EncodingSpec:
         """Parse metadata.json's `encoding`; raises ValueError saying which key is wrong."""
         if not isinstance(data, dict):
             raise ValueError(f"`encoding` must be an object, got {type(data).__name__}")
-        spec = cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+        spec = cls(**{"segments": PARENT_FIRST, **{key: data[key] for key in cls.__dataclass_fields__ if key in data}})
         for name in ("max_length", "pad_id", "head_chars", "tail_chars"):
             value = getattr(spec, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "max_length" else 0):
@@ -141,6 +152,9 @@ class EncodingSpec:
         for name in ("pair", "token_type_ids"):
             if not isinstance(getattr(spec, name), bool):
                 raise ValueError(f"encoding.{name} must be true or false, got {getattr(spec, name)!r}")
+        if spec.segments not in SEGMENT_ORDERS:
+            raise ValueError(f"encoding.segments {spec.segments!r} is unknown to this version (it knows "
+                             f"{', '.join(SEGMENT_ORDERS)})")
         if spec.truncation != TRUNCATION:
             raise ValueError(f"encoding.truncation {spec.truncation!r} is unknown to this version (it knows {TRUNCATION!r})")
         return spec
@@ -187,7 +201,7 @@ def encode_posts(
         return prepare_text(text, normalize, spec.head_chars, spec.tail_chars)
 
     inputs = [
-        model_input(prepare(text), prepare(parent) if reads_parent(parent, spec) else None)
+        model_input(prepare(text), prepare(parent) if reads_parent(parent, spec) else None, spec.segments)
         for text, parent in zip(texts, parent_texts)
     ]
     return tokenizer.encode_batch(inputs)
@@ -198,10 +212,14 @@ def reads_parent(parent_text: str | None, spec: EncodingSpec) -> bool:
     return bool(parent_text) and spec.pair
 
 
-def model_input(prepared_text: str, prepared_parent: str | None) -> str | tuple[str, str]:
+def model_input(
+    prepared_text: str, prepared_parent: str | None, segments: str = POST_FIRST
+) -> str | tuple[str, str]:
     """The tokenizer's input for one post from its prepared text (and prepared parent, when read): the segment
-    pair (parent, reply), or the post alone."""
-    return (prepared_parent, prepared_text) if prepared_parent is not None else prepared_text
+    pair in the `segments` order, or the post alone."""
+    if prepared_parent is None:
+        return prepared_text
+    return (prepared_text, prepared_parent) if segments == POST_FIRST else (prepared_parent, prepared_text)
 
 
 def pad_encodings(encodings: Sequence[Encoding], pad_id: int = 0) -> EncodedBatch:
@@ -261,7 +279,8 @@ def encode_batch(
     parent_texts: Sequence[str | None] | None = None,
     pad_id: int | None = None,
     normalize: bool = True,
+    segments: str = POST_FIRST,
 ) -> EncodedBatch:
     """Encode posts (with optional parents) into padded int64 arrays, padded to the longest in the batch."""
-    encodings = encode_posts(tokenizer, texts, parent_texts, normalize)
+    encodings = encode_posts(tokenizer, texts, parent_texts, normalize, EncodingSpec(segments=segments))
     return pad_encodings(encodings, pad_id_of(tokenizer) if pad_id is None else pad_id)

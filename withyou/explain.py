@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from withyou.bundle import Classifier, Item
-from withyou.encoding import model_input, normalize_text, prepare_text, reads_parent
+from withyou.encoding import PARENT_FIRST, model_input, normalize_text, prepare_text, reads_parent
 
 MIN_SPAN_WEIGHT = 0.02
 """Words whose removal moves the target probability by less than this are left out of the spans."""
@@ -162,8 +162,9 @@ class Occluder:
             self.fixed: str | None = self.prepare(other)
         else:
             self.fixed = self.prepare(other) if reads_parent(other, classifier.encoding) else None
-        self.sequence = 1 if self.fixed is not None and not parent else 0
-        """Which sequence of the tokenizer's input holds the occluded text: the reply is the second of a pair."""
+        parent_first = classifier.encoding.segments == PARENT_FIRST
+        self.sequence = 0 if self.fixed is None or parent == parent_first else 1
+        """Which sequence of the tokenizer's input holds the occluded text (withyou.encoding.model_input's order)."""
         self.prepared = self.prepare(self.text)
         """The occluded text as the model reads it: normalised and clipped."""
         (full,) = self.tokenize([self.text])
@@ -182,11 +183,12 @@ class Occluder:
 
     def tokenize(self, texts: Sequence[str]) -> list[Any]:
         """Tokenizer encodings of the post with the occluded text replaced by each of `texts`."""
+        order = self.classifier.encoding.segments
         if self.parent:
             read = [reads_parent(text, self.classifier.encoding) for text in texts]
-            inputs = [model_input(self.fixed, self.prepare(t) if r else None) for t, r in zip(texts, read)]
+            inputs = [model_input(self.fixed, self.prepare(t) if r else None, order) for t, r in zip(texts, read)]
         else:
-            inputs = [model_input(self.prepare(text), self.fixed) for text in texts]
+            inputs = [model_input(self.prepare(text), self.fixed, order) for text in texts]
         return self.classifier.tokenizer.encode_batch(inputs)
 
     def read_ids(self, encoding: Any) -> list[int]:

@@ -132,6 +132,46 @@ def test_single_segment_encoding_reads_the_post_alone():
     assert encode_posts(tokenizer, ["sure you were"], ["me too"])[0].ids != single[0].ids
 
 
+def test_the_judged_post_is_segment_a_so_a_top_level_post_sits_where_replies_do():
+    """Issue 18: with the parent first, a top-level "Me too." (one segment: segment A) sat in the parents' position."""
+    from tests.tiny_bundles import tiny_tokenizer
+    from withyou.encoding import PARENT_FIRST, EncodingSpec
+
+    tokenizer = tiny_tokenizer("bert")
+    alone = encode_posts(tokenizer, ["me too"])[0]
+    (reply,) = encode_posts(tokenizer, ["me too"], ["has this happened to you"])
+    assert reply.ids[: len(alone.ids) - 1] == alone.ids[:-1]  # [CLS] me too — then [SEP], the parent
+    assert [t for t, s in zip(reply.type_ids, reply.sequence_ids) if s == 0] == [0] * (len(alone.ids) - 2)
+    (old,) = encode_posts(tokenizer, ["me too"], ["has this happened to you"], spec=EncodingSpec(segments=PARENT_FIRST))
+    assert old.ids[1 : 1 + len(alone.ids) - 2] != alone.ids[1:-1]  # the parent comes first in old bundles
+
+
+def test_a_bundle_that_predates_the_recorded_order_keeps_reading_parent_first(tiny_bundle, tmp_path):
+    import json
+    import shutil
+
+    from withyou.bundle import Classifier
+    from withyou.encoding import PARENT_FIRST, POST_FIRST, EncodingSpec
+    from withyou.integrity import record_checksums
+
+    new = Classifier.from_bundle(tiny_bundle)
+    assert new.encoding.segments == POST_FIRST
+    bundle = Path(shutil.copytree(tiny_bundle, tmp_path / "bundle"))
+    meta = json.loads((bundle / "metadata.json").read_text())
+    encoding = {key: value for key, value in meta["encoding"].items() if key != "segments"}
+    (bundle / "metadata.json").write_text(json.dumps({**meta, "encoding": encoding}))
+    record_checksums(bundle)
+    old = Classifier.from_bundle(bundle)
+    assert old.encoding.segments == PARENT_FIRST
+    texts, parents = ["sure you were"], ["me too, at work"]
+    assert old.encode(texts, parents)[0].ids == encode_posts(
+        old.tokenizer, texts, parents, old.normalize, EncodingSpec(segments=PARENT_FIRST, max_length=old.max_length)
+    )[0].ids
+    assert old.encode(texts, parents)[0].ids != new.encode(texts, parents)[0].ids
+    with pytest.raises(ValueError, match="segments 'sideways' is unknown"):
+        EncodingSpec.from_json({**encoding, "segments": "sideways"})
+
+
 @pytest.mark.parametrize(
     "encoding,message",
     [

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from withyou.bundle import Classifier, Item
-from withyou.encoding import normalize_text
+from withyou.encoding import POST_FIRST, normalize_text
 from withyou.explain import Span, explain, merge_spans, without, word_weights, words
 
 
@@ -21,10 +21,11 @@ class KeywordClassifier(Classifier):
 
     def probabilities_of(self, encodings, *, calibrated=True):
         rows = []
+        post_type = 0 if self.encoding.segments == POST_FIRST else 1  # the segment the judged post sits in
         for encoding in encodings:
             pair = 1 in encoding.type_ids
-            segment = [i for i, t in zip(encoding.ids, encoding.type_ids) if t == (1 if pair else 0)]
-            parent = [i for i, t in zip(encoding.ids, encoding.type_ids) if t == 0] if pair else []
+            segment = [i for i, t in zip(encoding.ids, encoding.type_ids) if t == (post_type if pair else 0)]
+            parent = [i for i, t in zip(encoding.ids, encoding.type_ids) if t == 1 - post_type] if pair else []
             read, read_parent = self.tokenizer.decode(segment), self.tokenizer.decode(parent)
             harassing = "liar" in read or ("sure" in read and "manager" in read_parent)
             row = np.full(len(self.labels), 0.1 / 3)
