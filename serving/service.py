@@ -29,6 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import bentoml
+from pydantic import ValidationError
 
 from serving.config import get_settings
 from serving.guard import RequestGuard
@@ -63,6 +64,14 @@ WARM_UP_ITEMS = [
     Item(text="warm-up"),
     Item(text="a longer warm-up post " * 40, parent_text="the post it answers"),
 ]
+
+
+def invalid_answer(exc: ValidationError) -> bentoml.exceptions.InternalServerError:
+    """Our own answer broke ClassifyResult: a bug on our side, so a 500, never the 400 that BentoML gives every
+    pydantic error (the request was valid: it had passed ClassifyItems). Logged with the fields and rules only."""
+    broken = "; ".join(f"{'.'.join(str(part) for part in error['loc'])} ({error['type']})" for error in exc.errors())
+    logger.error("/classify built an answer its schema refuses (a bug, answered 500): %s", broken)
+    return bentoml.exceptions.InternalServerError("the classification answer failed its own schema")
 
 
 def stop_server_on_failure(exc: BaseException) -> None:
@@ -171,14 +180,17 @@ class WithYou:
             [Item(text=i.text, parent_text=i.parent_text, id=i.id) for i in items]
         )
         explanations = await self.explanations(items)
-        results = [
-            ClassifyResult(
-                **p.as_result(self.model_version),
-                explanation=explanations.get(index),
-                thread_status=self.review.thread_status(items[index].thread_id),  # cached: never blocks
-            )
-            for index, p in enumerate(predictions)
-        ]
+        try:
+            results = [
+                ClassifyResult(
+                    **p.as_result(self.model_version),
+                    explanation=explanations.get(index),
+                    thread_status=self.review.thread_status(items[index].thread_id),  # cached: never blocks
+                )
+                for index, p in enumerate(predictions)
+            ]
+        except ValidationError as exc:
+            raise invalid_answer(exc) from None
         for result in results:
             self.metrics.items.labels(label=result.label, action=result.action).inc()
             supported = "no" if result.reason else "yes"
