@@ -29,7 +29,7 @@ PYFUNC_MODEL_CODE = paths.REPO_ROOT / "serving" / "pyfunc.py"
 """The PythonModel file MLflow runs at load time (a file path, not an import: training must not import serving)."""
 
 PIP_REQUIREMENTS = ["numpy>=1.26", "pydantic>=2.6", "typer>=0.12", "rich>=13.7", "tqdm>=4.66", "tokenizers>=0.20",
-                    "onnxruntime>=1.20", "py3langid>=0.3", "pandas>=2.0"]
+                    "onnxruntime>=1.20", "py3langid>=0.4", "pandas>=2.0"]
 """What the model's code (code/withyou + serving/pyfunc.py) imports: pyproject.toml's core dependencies plus pandas
 from the `spark` extra (tests/test_requirements.py checks it); MLflow adds its own pinned `mlflow` line."""
 
