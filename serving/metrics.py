@@ -17,8 +17,8 @@ each worker during start-up, and a client imported before that would count in a 
                                                    thread_under_attack (a thread this worker found under a
                                                    pile-on, once per thread), repeat_author, webhook_delivered,
                                                    webhook_failed
-    withyou_items_by_language_total{lang,supported} classified items by detected language (ISO 639-1, "und" when
-                                                   none) and whether the model was trained on it
+    withyou_items_by_language_total{lang,supported} classified items by detected language (ISO 639-1, "hi-Latn",
+                                                   "und" when none) and whether the model was trained on it
     withyou_explained_items_total                  items explained (`"explain": true`)
 
 Bounded: every label value comes from a closed set, so no request can grow /metrics. `route` is the template of

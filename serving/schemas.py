@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from serving.config import get_settings
 from withyou.explain import Explanation
 from withyou.labels import Action
-from withyou.language import SERVED_PART_REASON, UNDETERMINED, UNSUPPORTED_REASON
+from withyou.language import HINDI_LATIN, SERVED_PART_REASON, UNDETERMINED, UNSUPPORTED_REASON
 from withyou.records import ParentText, PostText
 
 _limits = get_settings()
@@ -74,8 +74,8 @@ class ClassifyResult(BaseModel):
     action: Action = Field(description="allow / review / hide, from P(harassing) and the serving thresholds")
     model_version: str
     lang: str = Field(
-        UNDETERMINED, description=f'detected language of `text`: an ISO 639-1 code, or "{UNDETERMINED}" when it has '
-        "no letters or its language has no ISO 639-1 code"
+        UNDETERMINED, description=f'detected language of `text`: an ISO 639-1 code, "{HINDI_LATIN}" (Hindi in Latin '
+        f'letters, Hinglish included), or "{UNDETERMINED}" when it has no letters or no linguistic content'
     )
     lang_confidence: float = Field(0.0, description="the language detector's probability for `lang` (0–1)")
     reason: str | None = Field(

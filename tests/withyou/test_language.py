@@ -12,6 +12,9 @@ from withyou.bundle import Classifier
 from withyou.confusables import read_lookalikes_as_latin
 from withyou.language import (
     DEFAULT_LANGUAGES,
+    DETECTED_LANGUAGES,
+    HINDI_LATIN,
+    HINDI_LATIN_TEXTS,
     ISO_639_1,
     SERVED_PART_REASON,
     UNSUPPORTED_REASON,
@@ -22,6 +25,7 @@ from withyou.language import (
     is_served,
     is_supported,
     language_counts,
+    reads,
     served_text,
     split_parts,
     to_iso_639_1,
@@ -32,6 +36,7 @@ FRENCH = "Menteuse. Tu cherches juste de l'attention, personne ne te croit."
 ENGLISH_ABUSE = "You stupid slut, nobody believes you."
 JAPANESE = "今日はとても暑いですね、みなさん気をつけてください。"
 RUSSIAN = "Я тебе верю. Ты ни в чём не виновата, и ты не одна."
+ROMANISED_HINDI = "jhoothi hai tu, koi teri baat nahi maanta, slut"
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +66,103 @@ def test_text_without_letters_is_undetermined():
     assert detect("!!! 123 :)") == Detection("und", 0.0)
 
 
-def test_every_detector_answer_becomes_an_iso_639_1_code_or_und():
+def test_text_without_any_feature_of_the_detector_is_undetermined():
+    detection = detect("ok")
+
+    assert detection.lang == "und" and detection.confidence < 0.1
+
+
+def test_every_detector_answer_becomes_an_iso_639_1_code_hi_latn_or_und():
     answers = set(detector().nb_classes)
 
-    assert {code for code in answers if len(code) != 2} == set(ISO_639_1)
-    assert all(len(to_iso_639_1(code)) == 2 or to_iso_639_1(code) == "und" for code in answers)
-    assert [to_iso_639_1(code) for code in ("zxx", "yue", "ary", "kab")] == ["und", "zh", "ar", "und"]
+    assert {code for code in answers if len(code) != 2} == set(ISO_639_1) | {HINDI_LATIN}
+    assert all(len(to_iso_639_1(code)) == 2 or to_iso_639_1(code) in ("und", HINDI_LATIN) for code in answers)
+    assert [to_iso_639_1(code) for code in ("zxx", "arz", "ary", HINDI_LATIN)] == ["und", "ar", "ar", HINDI_LATIN]
+
+
+def test_the_detector_chooses_only_among_the_configured_languages_and_hi_latn():
+    assert sorted(detector().nb_classes) == sorted([*DETECTED_LANGUAGES, HINDI_LATIN])
+    assert {"oc", "sn", "an", "la", "eo", "pcm"}.isdisjoint(detector().nb_classes)
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("Je te crois. Tu n es pas seule.", "fr"),  # no apostrophe: Occitan among all 97 languages
+        ("main bhi. mere boss ne mujhe pareshan kiya", HINDI_LATIN),  # Shona at 0.13 among all 97
+        ("yaar usne bus mein galat tarike se chhua aur sab dekhte rahe", HINDI_LATIN),
+        ("tum akeli nahi ho, hum sab tumhare saath hain", HINDI_LATIN),
+        ("office wala senior roz raat ko message karta hai, kya karun?", HINDI_LATIN),
+        ("Lo que te hizo no tiene perdón, y no estás sola en esto.", "es"),
+    ],
+)
+def test_served_languages_are_no_longer_won_by_small_neighbours(text, lang):
+    detection = detect(text)
+
+    assert detection.lang == lang
+    assert detection.confidence >= 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I believe you, and none of this was your fault.",
+        "what were you wearing tho",
+        "Sure you were. Nobody buys this story.",
+        "my manager cornered me in the stockroom and would not let me leave",
+        "The company settled three harassment lawsuits last year.",
+        "lol ok whatever you say",
+    ],
+)
+def test_english_stays_english(text):
+    detection = detect(text)
+
+    assert detection.lang == "en"
+    assert is_supported(detection, text, DEFAULT_LANGUAGES)
+
+
+def test_hi_latn_is_estimated_from_a_json_array_of_sentences():
+    sentences = json.loads(HINDI_LATIN_TEXTS.read_text(encoding="utf-8"))
+
+    assert isinstance(sentences, list) and len(sentences) >= 200
+    assert all(isinstance(sentence, str) and sentence.strip() for sentence in sentences)
+
+
+def test_the_bento_and_the_package_ship_the_hi_latn_sentences():
+    import fnmatch
+    import tomllib
+
+    import yaml
+
+    from withyou.paths import REPO_ROOT
+
+    shipped = str(HINDI_LATIN_TEXTS.relative_to(REPO_ROOT))
+    bento = yaml.safe_load((REPO_ROOT / "bentofile.yaml").read_text(encoding="utf-8"))
+    package_data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert any(fnmatch.fnmatch(shipped, pattern) for pattern in bento["include"])
+    assert not any(fnmatch.fnmatch(shipped, pattern) for pattern in bento.get("exclude", []))
+    assert any(fnmatch.fnmatch(HINDI_LATIN_TEXTS.name, p) for p in package_data["package-data"]["*"])
+
+
+def test_a_bundle_language_covers_its_script_variants_not_the_reverse():
+    assert reads(["en", "hi"], HINDI_LATIN) and reads(["hi-Latn"], HINDI_LATIN)
+    assert not reads(["en"], HINDI_LATIN) and not reads(["hi-Latn"], "hi")
+
+
+def test_romanised_hindi_is_unsupported_for_an_english_bundle_and_supported_for_a_hindi_one():
+    detection = detect(ROMANISED_HINDI)
+
+    assert detection.lang == HINDI_LATIN
+    assert not is_supported(detection, ROMANISED_HINDI, ["en"])
+    assert is_supported(detection, ROMANISED_HINDI, ["en", "hi"])
+
+
+def test_a_bundle_language_the_detector_never_answers_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"\['oc'\]"):
+        bundle_languages({"languages": ["en", "oc"]})
+    assert bundle_languages({"languages": ["en", "hi", HINDI_LATIN]}) == ("en", "hi", HINDI_LATIN)
+    with pytest.raises(ValueError, match=r"\['oc'\]"):
+        Classifier.from_bundle(write_keyword_bundle(tmp_path / "bundle", languages=("en", "oc")))
 
 
 @pytest.mark.parametrize("disguise", [mathematical_bold, full_width, leet, cyrillic_lookalikes, zero_width])
@@ -142,6 +238,18 @@ def test_bundle_that_lists_french_hides_french(tmp_path):
     (french,) = Classifier.from_bundle(bundle).predict([{"text": FRENCH}], Thresholds(review=0.0, hide=0.0))
 
     assert (french.action, french.reason) == ("hide", None)
+
+
+def test_romanised_hindi_is_reviewed_by_an_english_bundle_and_hidden_by_a_hindi_one(keyword_bundle, tmp_path):
+    hindi = write_keyword_bundle(tmp_path / "bundle", languages=("en", "hi"))
+    hide_everything = Thresholds(review=0.0, hide=0.0)
+
+    (english_model,) = Classifier.from_bundle(keyword_bundle).predict([{"text": ROMANISED_HINDI}], hide_everything)
+    (hindi_model,) = Classifier.from_bundle(hindi).predict([{"text": ROMANISED_HINDI}], hide_everything)
+
+    assert (english_model.action, english_model.lang) == ("review", HINDI_LATIN)
+    assert english_model.reason == UNSUPPORTED_REASON
+    assert (hindi_model.action, hindi_model.lang, hindi_model.reason) == ("hide", HINDI_LATIN, None)
 
 
 def test_language_counts_most_frequent_first():
