@@ -68,18 +68,28 @@ def purge(
     older_than_days: Annotated[
         Optional[int], typer.Option(min=1, help="Blank posts decided longer ago than this [env WITHYOU_REVIEW_RETENTION_DAYS, 90]")
     ] = None,
+    thread_days: Annotated[
+        Optional[int], typer.Option(min=1, help="Delete thread counts and author hashes older than this [env WITHYOU_REVIEW_THREAD_RETENTION_DAYS, 7]")
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Retention: blank the text and parent text of items decided more than N days ago; labels and audit stay."""
+    """Retention: blank the text and parent text of items decided more than N days ago (labels and audit stay), and
+    delete thread counts, threads and author hashes past the thread retention."""
     from sqlalchemy.exc import SQLAlchemyError
 
     store, settings = open_store(db)
     days = older_than_days or settings.retention_days
+    thread_days = thread_days or settings.thread_retention_days
     try:
         purged = store.purge(days)
+        expired = store.purge_threads(thread_days)
     except SQLAlchemyError as exc:
         fail(f"cannot purge {store.engine.url.render_as_string(hide_password=True)}: {type(exc).__name__}")
     typer.echo(f"purged the text of {purged} items decided more than {days} days ago")
+    typer.echo(
+        f"deleted {expired['thread_replies']} counted replies and {expired['threads']} threads, and blanked "
+        f"{expired['author_hashes']} author hashes, older than {thread_days} days"
+    )
 
 
 @review_app.command("status")

@@ -14,6 +14,18 @@
                                     (`withyou review serve`); inside `withyou serve` the served bundle's labels
                                     win [unset → withyou.labels.LABELS]
 
+Threads and authors (issue 21, review/threads.py; review/README.md has the table):
+    WITHYOU_REVIEW_AUTHOR_KEY       HMAC key (≥ 32 characters) for author ids; unset → author ids are dropped and
+                                    the repeat-author signal is off
+    WITHYOU_REVIEW_PILE_ON_COUNT / _PILE_ON_WINDOW_MINUTES   ≥ this many counted replies within the window [5 / 60]
+    WITHYOU_REVIEW_PILE_ON_SHARE / _PILE_ON_LAST             ≥ this share of the last N replies counted [0.3 / 20]
+    WITHYOU_REVIEW_ATTACK_HOLD_HOURS   answers say under_attack until the last counted reply is this old [24]
+    WITHYOU_REVIEW_REPEAT_AUTHOR_HIDDEN / _REPEAT_AUTHOR_WINDOW_HOURS   hidden replies that flag an author [3 / 24]
+    WITHYOU_REVIEW_THREAD_RETENTION_DAYS   `withyou review purge` deletes counts and author hashes older [7]
+    WITHYOU_REVIEW_THREAD_STATUS_REFRESH_S   how often each worker re-reads the threads under attack [2]
+    WITHYOU_REVIEW_WEBHOOK_URL / _WEBHOOK_SECRET   POST a signed event when a thread comes under attack [off]
+    WITHYOU_REVIEW_WEBHOOK_ATTEMPTS / _WEBHOOK_BACKOFF_S / _WEBHOOK_TIMEOUT_S   [3 / 0.5 / 5]
+
 The names avoid the serving settings' own `WITHYOU_REVIEW_SINK/APP/ACTIONS/THRESHOLD/QUEUE_SIZE` (serving/config.py).
 """
 
@@ -23,7 +35,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from withyou import paths
@@ -36,7 +48,7 @@ LABEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # fits models.LABEL_CHARS, a
 
 
 class ReviewSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", hide_input_in_errors=True)  # keys stay out
 
     db: str | None = Field(None, description="SQLAlchemy URL or SQLite path [artifacts/review/review.db]")
     reviewers_file: Path | None = Field(None, description="JSON {name: key}; turns the reviewer API/UI on")
@@ -48,6 +60,35 @@ class ReviewSettings(BaseSettings):
     classify_parents: bool = True
     page_size: int = Field(50, ge=1, le=500)
     bundle: str | None = Field(None, description="bundle (directory or registry ref) whose labels.json reviewers use")
+
+    author_key: SecretStr | None = Field(None, description="HMAC key (≥ 32 characters) for author ids; unset: dropped")
+    pile_on_count: int = Field(5, ge=1, description="counted replies within the window that put a thread under attack")
+    pile_on_window_minutes: int = Field(60, ge=1)
+    pile_on_share: float = Field(0.3, gt=0.0, le=1.0, description="share of the last N replies that puts it under attack")
+    pile_on_last: int = Field(20, ge=2)
+    attack_hold_hours: int = Field(24, ge=1, description="under_attack in answers until the last counted reply is this old")
+    repeat_author_hidden: int = Field(3, ge=1, description="hidden replies in the window that flag an author")
+    repeat_author_window_hours: int = Field(24, ge=1)
+    thread_retention_days: int = Field(7, ge=1, description="`withyou review purge` deletes thread counts older")
+    thread_status_refresh_s: float = Field(2.0, gt=0.0, le=300.0)
+    webhook_url: str | None = Field(None, pattern=r"^https?://", description="POST a signed event per thread under attack")
+    webhook_secret: SecretStr | None = Field(None, description="HMAC key (≥ 16 characters) signing webhook bodies")
+    webhook_attempts: int = Field(3, ge=1, le=10)
+    webhook_backoff_s: float = Field(0.5, ge=0.0, le=30.0)
+    webhook_timeout_s: float = Field(5.0, gt=0.0, le=60.0)
+
+    @model_validator(mode="after")
+    def _threads_consistent(self) -> "ReviewSettings":
+        for name, secret, shortest in (("AUTHOR_KEY", self.author_key, 32), ("WEBHOOK_SECRET", self.webhook_secret, 16)):
+            if secret is not None and len(secret.get_secret_value()) < shortest:
+                raise ValueError(f"WITHYOU_REVIEW_{name} must be at least {shortest} characters")
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("WITHYOU_REVIEW_WEBHOOK_URL needs WITHYOU_REVIEW_WEBHOOK_SECRET (the body is signed)")
+        longest_hours = max(self.pile_on_window_minutes / 60, self.attack_hold_hours, self.repeat_author_window_hours)
+        if self.thread_retention_days * 24 < longest_hours:
+            raise ValueError(f"thread_retention_days ({self.thread_retention_days}) must cover the longest thread "
+                             f"window ({longest_hours:g} hours)")  # fmt: skip
+        return self
 
     def database_url(self) -> str:
         return database_url(self.db)

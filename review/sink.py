@@ -14,6 +14,15 @@ worker's own loaded model, handed to the factory; results cached by parent-text 
 one parent) and stores the parent's scores; `parent_is_disclosure` (the parent's most probable label is
 disclosure) puts the reply at the head of the queue. A failure there only loses the priority flag, never the item.
 Logs carry item ids and error types only, never text.
+
+Threads (issue 21): the sink is a serving.hooks.ThreadSink. It hashes each `author_id` with HMAC-SHA256 under
+WITHYOU_REVIEW_AUTHOR_KEY before anything reaches the store (no key: the id is dropped), counts replies under their
+thread (review/threads.py), and when a thread comes under attack reports `thread_under_attack` to the hook (metrics)
+and POSTs the signed webhook (review/webhook.py), both on the hook's thread. `thread_status(thread_id)` answers
+from an in-memory set of the threads under attack: the threads this worker flipped, plus the store's list re-read
+every `thread_status_refresh_s` seconds (`refresh_thread_status`, called by the hook's thread). So an answer can
+lag the store by the hand-off delay plus that interval, and the reply that tips a thread is answered before it is
+counted (its answer does not carry the status; the next ones do).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from datetime import datetime, timezone
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +40,8 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from review.store import ReviewStore
+from review.threads import UNDER_ATTACK, ThreadOutcome, author_hash
+from review.webhook import Webhook
 
 logger = logging.getLogger("withyou.review")
 
@@ -62,7 +74,7 @@ class BundleParentScorer:
 
 
 class StoreSink:
-    """serving.hooks.ReviewSink writing to a ReviewStore, with bounded retries (see the module docstring)."""
+    """serving.hooks.ReviewSink and ThreadSink writing to a ReviewStore, with bounded retries (module docstring)."""
 
     def __init__(
         self,
@@ -71,6 +83,9 @@ class StoreSink:
         backoff_s: float = 0.2,
         parent_scorer: ParentScorer | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        author_key: bytes | None = None,
+        webhook: Webhook | None = None,
+        refresh_s: float = 2.0,
     ) -> None:
         if attempts < 1:
             raise ValueError(f"attempts must be ≥ 1, got {attempts}")
@@ -79,6 +94,11 @@ class StoreSink:
         self.backoff_s = backoff_s
         self.parent_scorer = parent_scorer
         self._sleep = sleep
+        self.author_key = author_key
+        self.webhook = webhook
+        self.refresh_s = refresh_s
+        self._under_attack: frozenset[str] = frozenset()
+        self._warned_no_key = False
 
     @classmethod
     def from_settings(cls, classifier: Any) -> "StoreSink":
@@ -86,28 +106,94 @@ class StoreSink:
 
         settings = get_review_settings()
         scorer = BundleParentScorer(classifier) if settings.classify_parents else None
+        webhook = None
+        if settings.webhook_url:
+            webhook = Webhook(
+                settings.webhook_url,
+                settings.webhook_secret.get_secret_value().encode("utf-8"),
+                attempts=settings.webhook_attempts,
+                backoff_s=settings.webhook_backoff_s,
+                timeout_s=settings.webhook_timeout_s,
+            )
         return cls(
             ReviewStore.from_settings(settings),
             attempts=settings.store_attempts,
             backoff_s=settings.store_backoff_s,
             parent_scorer=scorer,
+            author_key=settings.author_key.get_secret_value().encode("utf-8") if settings.author_key else None,
+            webhook=webhook,
+            refresh_s=settings.thread_status_refresh_s,
         )
 
-    def enqueue(self, candidate: Any) -> None:
+    def enqueue(self, candidate: Any) -> list[str]:
         parent_scores = self.score_parent(candidate)
+        author = self.hash_author(getattr(candidate, "author_id", None))
+        _, outcome = self.retried(candidate.id, lambda: self.store.enqueue_counting(candidate, parent_scores, author))
+        return self.report(outcome)
+
+    def count_reply(self, reply: Any) -> list[str]:
+        author = self.hash_author(reply.author_id)
+        return self.report(self.retried(reply.id, lambda: self.store.count_reply(reply, author)))
+
+    def thread_status(self, thread_id: str) -> str | None:
+        return UNDER_ATTACK if thread_id in self._under_attack else None
+
+    def refresh_thread_status(self) -> None:
+        self._under_attack = frozenset(self.store.threads_under_attack())
+
+    def hash_author(self, author_id: str | None) -> str | None:
+        if author_id is None:
+            return None
+        if self.author_key is None:
+            if not self._warned_no_key:
+                self._warned_no_key = True
+                logger.warning("author ids are dropped: set WITHYOU_REVIEW_AUTHOR_KEY to keep their keyed hashes")
+            return None
+        return author_hash(author_id, self.author_key)
+
+    def retried(self, item_id: str | None, write: Callable[[], Any]) -> Any:
         for attempt in range(1, self.attempts + 1):
             try:
-                self.store.enqueue(candidate, parent_scores)
-                return
+                return write()
             except TRANSIENT_ERRORS as exc:
                 if attempt == self.attempts:
                     raise
                 delay = self.backoff_s * 2 ** (attempt - 1)
                 logger.warning(
                     "review store error for item id=%s (try %d of %d, retrying in %.2f s): %s",
-                    candidate.id, attempt, self.attempts, delay, type(getattr(exc, "orig", None) or exc).__name__,
+                    item_id, attempt, self.attempts, delay, type(getattr(exc, "orig", None) or exc).__name__,
                 )  # fmt: skip
                 self._sleep(delay)
+
+    def report(self, outcome: ThreadOutcome | None) -> list[str]:
+        """The hook's events for what counting changed; a new attack is remembered and sent to the webhook."""
+        if outcome is None:
+            return []
+        events = ["repeat_author"] if outcome.new_repeat_author else []
+        if not outcome.under_attack:
+            return events
+        self._under_attack = self._under_attack | {outcome.thread_id}
+        events.append("thread_under_attack")
+        logger.warning("thread %s is under attack (rule %s): review item %s",
+                       outcome.thread_id, outcome.rule, outcome.thread_item_id)  # fmt: skip
+        if self.webhook is not None:
+            delivered = self.webhook.send(self.attack_event(outcome))
+            events.append("webhook_delivered" if delivered else "webhook_failed")
+        return events
+
+    def attack_event(self, outcome: ThreadOutcome) -> dict[str, Any]:
+        rule = self.store.pile_on
+        return {
+            "event_id": f"under_attack:{outcome.thread_id}",
+            "thread_id": outcome.thread_id,
+            "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "rule": outcome.rule,
+            "counted_in_window": outcome.counted_in_window,
+            "window_minutes": int(rule.window.total_seconds() // 60),
+            "share_of_last": outcome.share_of_last,
+            "last": rule.last,
+            "review_item_id": outcome.thread_item_id,
+        }
 
     def score_parent(self, candidate: Any) -> dict[str, float] | None:
         if not candidate.parent_text or self.parent_scorer is None:

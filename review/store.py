@@ -2,10 +2,15 @@
 
 SQLite by default (WAL journal, synchronous=FULL so a committed decision survives a crash of the server, a busy
 timeout so several workers can write), PostgreSQL by URL (`WITHYOU_REVIEW_DB=postgresql+psycopg://…`, with the
-`psycopg` driver installed). Tables are created on first use (review/models.py).
+`psycopg` driver installed): review/database.py. Tables are created on first use (review/models.py).
 
-Queue order: replies to a disclosure first (`parent_is_disclosure`, set at enqueue by classifying the parent post,
-see review/sink.py), then P(harassing) high to low, then oldest first.
+Queue order: threads under attack first (one `kind` "thread" item each, review/threads.py), then replies to a
+disclosure (`parent_is_disclosure`, set at enqueue by classifying the parent post, see review/sink.py), then
+P(harassing) high to low, then oldest first.
+
+Threads: an item with a `thread_id` is also counted for pile-on detection in the same transaction as its enqueue
+(`enqueue_counting`), and a reply that needs no review is counted alone (`count_reply`); review/threads.py has the
+rule. Author ids arrive already hashed (the sink hashes them); the store never sees a raw one.
 
 Item life: pending → (claim) → claimed → (decide) → decided | escalated; undo puts the reviewer's decision back
 to pending. Deciding needs no prior claim. A claim older than `claim_minutes` no longer blocks other reviewers.
@@ -22,15 +27,28 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, case, create_engine, event, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from review.models import OPEN_STATUSES, AuditEntry, Base, ReviewItem, utc_now
+from review import threads
+from review.database import add_columns, engine_for
+from review.models import (
+    OPEN_STATUSES,
+    AuditEntry,
+    Base,
+    ReviewItem,
+    Thread,
+    ThreadReplyRow,
+    audit_json,
+    item_json,
+    thread_json,
+    utc_now,
+)
+from review.threads import PileOnRule, ThreadOutcome
 from withyou.labels import LABELS
 
 ESCALATE = "escalate"
@@ -69,85 +87,17 @@ def check_item_id(item_id: int) -> int:
     return item_id
 
 
-@cache
-def engine_for(url: str, busy_timeout_s: float = 10.0) -> Engine:
-    """One engine per URL and process (the sink and the reviewer app share it).
-
-    SQLite waits up to `busy_timeout_s` for another writer's lock before "database is locked".
-    """
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
-
-        def pragmas(connection: Any, _record: Any) -> None:
-            cursor = connection.cursor()
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
-                cursor.execute(f"PRAGMA {pragma}")
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-            cursor.close()
-
-        event.listen(engine, "connect", pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def item_json(item: ReviewItem) -> dict[str, Any]:
-    """What the API and the UI show of an item (text is null once purged)."""
-    return {
-        "id": item.id,
-        "external_id": item.external_id,
-        "text": None if item.purged else item.text,
-        "parent_text": None if item.purged else item.parent_text,
-        "scores": item.scores,
-        "harassing_score": item.harassing_score,
-        "parent_scores": item.parent_scores,
-        "explanation": None if item.purged else item.explanation,
-        "parent_is_disclosure": bool(item.parent_is_disclosure),
-        "label": item.label,
-        "action": item.action,
-        "model_version": item.model_version,
-        "classified_at": _iso(item.classified_at),
-        "enqueued_at": _iso(item.enqueued_at),
-        "status": item.status,
-        "claimed_by": item.claimed_by,
-        "claimed_at": _iso(item.claimed_at),
-        "decided_label": item.decided_label,
-        "decided_by": item.decided_by,
-        "decided_at": _iso(item.decided_at),
-        "note": item.note,
-        "purged": item.purged,
-    }
-
-
-def audit_json(entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "item_id": entry.item_id,
-        "event": entry.event,
-        "reviewer": entry.reviewer,
-        "at": _iso(entry.at),
-        "before": entry.before,
-        "after": entry.after,
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="milliseconds") if value else None
-
-
-def add_explanation_column(engine: Any) -> None:
-    """Queues created before explanations (issue 14) lack `review_items.explanation`: add it, empty (additive)."""
-    from sqlalchemy import inspect, text
-
-    if "explanation" not in {column["name"] for column in inspect(engine).get_columns("review_items")}:
-        with engine.begin() as connection:
-            connection.execute(text("ALTER TABLE review_items ADD COLUMN explanation JSON"))
-
-
 class ReviewStore:
     def __init__(
-        self, url: str, claim_minutes: int = 15, busy_timeout_s: float = 10.0, labels: tuple[str, ...] = LABELS
+        self,
+        url: str,
+        claim_minutes: int = 15,
+        busy_timeout_s: float = 10.0,
+        labels: tuple[str, ...] = LABELS,
+        pile_on: PileOnRule | None = None,
     ) -> None:
         self.url = url
+        self.pile_on = pile_on or PileOnRule.defaults()
         self.labels = tuple(labels)
         self.decisions = (*self.labels, ESCALATE)
         self.claim_ttl = timedelta(minutes=claim_minutes)
@@ -161,7 +111,12 @@ class ReviewStore:
         from review.config import get_review_settings
 
         settings = settings or get_review_settings()
-        return cls(settings.database_url(), claim_minutes=settings.claim_minutes, labels=labels)
+        return cls(
+            settings.database_url(),
+            claim_minutes=settings.claim_minutes,
+            labels=labels,
+            pile_on=PileOnRule.from_settings(settings),
+        )
 
     def ensure_schema(self) -> None:
         """Create the folder (SQLite) and the tables once; retried on the next call if the database was down."""
@@ -177,7 +132,7 @@ class ReviewStore:
                 except OSError as exc:
                     raise StoreUnavailable(f"cannot create the review database folder {folder}: {exc.strerror}") from None
             Base.metadata.create_all(self.engine)
-            add_explanation_column(self.engine)
+            add_columns(self.engine)
             self._schema_ready = True
 
     @contextmanager
@@ -189,8 +144,18 @@ class ReviewStore:
 
     # -- writing ---------------------------------------------------------------------------------------------
 
-    def enqueue(self, candidate: Any, parent_scores: dict[str, float] | None = None) -> int:
+    def enqueue(self, candidate: Any, parent_scores: dict[str, float] | None = None, author_hash: str | None = None) -> int:
         """Store one serving.hooks.ReviewCandidate; a re-sent external id still open in the queue is not doubled."""
+        return self.enqueue_counting(candidate, parent_scores, author_hash)[0]
+
+    def enqueue_counting(
+        self, candidate: Any, parent_scores: dict[str, float] | None = None, author_hash: str | None = None
+    ) -> tuple[int, ThreadOutcome | None]:
+        """enqueue, and count the item under its thread (when it is a reply in one) in the same transaction.
+
+        Returns (item id, what counting changed); a re-sent item is neither queued nor counted again (None)."""
+        thread_id = getattr(candidate, "thread_id", None)
+        classified_at = datetime.fromisoformat(candidate.classified_at)
         with self.session() as session:
             if candidate.id is not None:
                 existing = session.scalar(
@@ -199,7 +164,19 @@ class ReviewStore:
                     )
                 )
                 if existing is not None:
-                    return existing
+                    return existing, None
+            outcome = None
+            if thread_id is not None and candidate.id != thread_id:
+                outcome = threads.record_reply(
+                    session, self.pile_on, thread_id=thread_id, external_id=candidate.id, author=author_hash,
+                    label=candidate.label, action=candidate.action, at=classified_at,
+                    model_version=candidate.model_version,
+                )  # fmt: skip
+                repeat = outcome.repeat_author
+            else:
+                repeat = author_hash is not None and threads.is_repeat_author(
+                    session, self.pile_on, author_hash, classified_at
+                )
             item = ReviewItem(
                 external_id=candidate.id,
                 text=candidate.text,
@@ -212,13 +189,40 @@ class ReviewStore:
                 label=candidate.label,
                 action=candidate.action,
                 model_version=candidate.model_version,
-                classified_at=datetime.fromisoformat(candidate.classified_at),
+                classified_at=classified_at,
                 enqueued_at=utc_now(),
                 status="pending",
+                kind="post",
+                thread_id=thread_id,
+                author_hash=author_hash,
+                repeat_author=repeat,
             )
             session.add(item)
             session.flush()
-            return item.id
+            return item.id, outcome
+
+    def count_reply(self, reply: Any, author_hash: str | None = None) -> ThreadOutcome | None:
+        """Count a serving.hooks.ThreadReply (a reply that needs no review) under its thread; the root is not one."""
+        if reply.thread_id is None or reply.id == reply.thread_id:
+            return None
+        with self.session() as session:
+            return threads.record_reply(
+                session, self.pile_on, thread_id=reply.thread_id, external_id=reply.id, author=author_hash,
+                label=reply.label, action=reply.action, at=datetime.fromisoformat(reply.classified_at),
+            )  # fmt: skip
+
+    def threads_under_attack(self, now: datetime | None = None) -> set[str]:
+        """Ids of the threads under attack now (review/threads.py: under_attack)."""
+        with self.session() as session:
+            return threads.under_attack(session, self.pile_on, now)
+
+    def thread(self, thread_id: str) -> dict[str, Any]:
+        """One thread's pile-on state."""
+        with self.session() as session:
+            row = session.get(Thread, thread_id)
+            if row is None:
+                raise NotFound(f"no thread {thread_id!r} has been counted")
+            return thread_json(row)
 
     def claim(self, item_id: int, reviewer: str) -> dict[str, Any]:
         def change(item: ReviewItem, now: datetime) -> str:
@@ -299,6 +303,25 @@ class ReviewStore:
                                        before=before, after=item.state()))  # fmt: skip
             return len(items)
 
+    def purge_threads(self, older_than_days: int, now: datetime | None = None) -> dict[str, int]:
+        """Delete counted replies and threads whose last reply is more than `older_than_days` old, and blank the
+        author hashes of items enqueued before then. Counts per kind of thing removed."""
+        from sqlalchemy import delete, update
+
+        if older_than_days < 1:
+            raise ReviewError(f"older_than_days must be ≥ 1, got {older_than_days}")
+        cutoff = (now or utc_now()) - timedelta(days=older_than_days)
+        with self.session() as session:
+            replies = session.execute(delete(ThreadReplyRow).where(ThreadReplyRow.at < cutoff)).rowcount
+            thread_rows = session.execute(delete(Thread).where(Thread.last_reply_at < cutoff)).rowcount
+            authors = session.execute(
+                update(ReviewItem)
+                .where(ReviewItem.author_hash.is_not(None), ReviewItem.enqueued_at < cutoff)
+                .values(author_hash=None)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        return {"thread_replies": replies, "threads": thread_rows, "author_hashes": authors}
+
     def _check_claim(self, item: ReviewItem, reviewer: str, now: datetime) -> None:
         if item.status == "claimed" and item.claimed_by != reviewer and item.claimed_at + self.claim_ttl > now:
             raise Conflict(f"item {item.id} is claimed by {item.claimed_by}")
@@ -326,6 +349,7 @@ class ReviewStore:
     @staticmethod
     def _priority() -> tuple[Any, ...]:
         return (
+            case((ReviewItem.kind == "thread", 0), else_=1),
             case((ReviewItem.parent_is_disclosure.is_(True), 0), else_=1),
             ReviewItem.harassing_score.desc(),
             ReviewItem.enqueued_at.asc(),
@@ -393,11 +417,14 @@ class ReviewStore:
             return [audit_json(entry) for entry in session.scalars(query)]
 
     def decided_items(self) -> Iterator[ReviewItem]:
-        """Every decided item (with a label), oldest decision first — the export's input."""
+        """Every decided post (with a label; thread items are no training record), oldest decision first — the
+        export's input."""
         with self.session() as session:
             yield from session.scalars(
                 select(ReviewItem)
-                .where(ReviewItem.status == "decided", ReviewItem.decided_label.is_not(None))
+                .where(
+                    ReviewItem.status == "decided", ReviewItem.decided_label.is_not(None), ReviewItem.kind == "post"
+                )
                 .order_by(ReviewItem.id)
                 .execution_options(yield_per=500)
             )

@@ -113,7 +113,7 @@ _databases = itertools.count()
 
 @pytest.fixture
 def postgres_url(postgres: PostgresServer) -> Iterator[str]:
-    from review.store import engine_for
+    from review.database import engine_for
 
     url = postgres.create_database(f"review_{next(_databases)}")
     yield url

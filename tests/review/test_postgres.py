@@ -18,7 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from review.export import export_reviewed
 from review.models import AuditEntry, ReviewItem
-from review.store import Conflict, ReviewStore, engine_for
+from review.database import engine_for
+from review.store import Conflict, ReviewStore
 from tests.components import missing_component
 from tests.review.helpers import candidate
 from tests.review.postgres import PostgresServer, postgres_bin_dir
