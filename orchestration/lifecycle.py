@@ -50,6 +50,9 @@ class LifecycleConfig:
     """Build even when the dataset exists (retrain: the review labels must be merged in)."""
     data_dir: Path | None = None
     include_public: bool = True
+    seed_dir: Path | None = None
+    """The project's own labelled corpus the build starts from [datasets/seed]; a retrain must rebuild from the
+    same corpus the dataset was built from, or the base split moves."""
     seed: int | None = None
     """Build seed [training/build.py default]."""
     extra: list[Path] = field(default_factory=list)
@@ -107,9 +110,10 @@ def ensure_dataset(config: LifecycleConfig, echo: Callable[[str], None]) -> dict
     manifest_path = dataset_dir / "manifest.json"
     if manifest_path.is_file() and not config.rebuild:
         return json.loads(manifest_path.read_text(encoding="utf-8"))
-    seed = {} if config.seed is None else {"seed": config.seed}
+    chosen = {"seed": config.seed, "seed_dir": config.seed_dir}
     build = BuildConfig(data_dir=config.data_dir, out_dir=dataset_dir, include_public=config.include_public,
-                        extra=tuple(str(p) for p in config.extra), **seed)  # fmt: skip
+                        extra=tuple(str(p) for p in config.extra),
+                        **{name: value for name, value in chosen.items() if value is not None})  # fmt: skip
     manifest = build_dataset(build, notices=Notices(lambda line: echo(f"notice: {line}")))
     echo(f"dataset {manifest['content_hash'][:12]}: {manifest['rows']}")
     return manifest

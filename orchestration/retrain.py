@@ -2,7 +2,8 @@
 
 1. Export the review queue's decided items (review/export.py) to artifacts/review/exports/reviewed.jsonl.
 2. The lifecycle (orchestration/lifecycle.py) with that file as an extra: rebuild (training/build.py
-   add_extra_records: the base split does not move, so the champion's held-out test posts stay held out) → train a
+   add_extra_records: the base split does not move, so the champion's held-out test posts stay held out — when the
+   rebuild reads what the champion's build read: the same --seed-dir, public data and --seed) → train a
    challenger (registered with alias "challenger") → evaluate + gate against the champion on the new build's test
    split → promote only when the gate passes.
 
@@ -140,6 +141,9 @@ def retrain(
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Where to build [artifacts/dataset]")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Public datasets folder")] = None,
     no_public: Annotated[bool, typer.Option("--no-public", help="Seed corpus (+ reviews) only")] = False,
+    seed_dir: Annotated[
+        Optional[Path], typer.Option("--seed-dir", help="Seed corpus folder the dataset was built from [datasets/seed]")
+    ] = None,
     seed: Annotated[Optional[int], typer.Option(help="Build seed [the build's default]")] = None,
     champion: Annotated[str, typer.Option(help="Model to gate against")] = CHAMPION,
     tolerance: Annotated[Optional[float], typer.Option(min=0.0, help="Gate slack [evaluation's default]")] = None,
@@ -169,7 +173,7 @@ def retrain(
         if value is not None
     }  # fmt: skip
     lifecycle = LifecycleConfig(
-        fast=fast, dataset_dir=dataset, data_dir=data_dir, include_public=not no_public, seed=seed,
+        fast=fast, dataset_dir=dataset, data_dir=data_dir, include_public=not no_public, seed_dir=seed_dir, seed=seed,
         extra=list(extra or []), champion=champion, tolerance=tolerance, promote=not no_promote,
         train_overrides=train_overrides,
     )  # fmt: skip
