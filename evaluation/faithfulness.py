@@ -50,7 +50,8 @@ def faithfulness(
                 chosen = [weights.words[i] for i in order[:k]]
                 variants.append((index, f"{name}:{fraction}:comprehensiveness", without(item.text, chosen) or " ", item.parent_text))
                 variants.append((index, f"{name}:{fraction}:sufficiency", only(item.text, chosen), item.parent_text))
-    probs = classifier.predict_proba([v[2] for v in variants], [v[3] for v in variants])
+    # the model the explanations explain: the transformer (withyou/explain.py), not a bundle's blend
+    probs = classifier.probabilities_of(classifier.encode([v[2] for v in variants], [v[3] for v in variants]))
     drops: dict[str, list[float]] = {}
     for (index, key, _, _), row in zip(variants, probs):
         drops.setdefault(key, []).append(base_probs[index] - float(row[targets[index]]))

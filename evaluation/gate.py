@@ -59,6 +59,8 @@ GATE_METRICS: tuple[GateMetric, ...] = (
 )
 
 
+SERVED = "model"
+"""The column of an evaluation that is the bundle as served (the blend, for a bundle with a linear stage)."""
 FLOOR_METRICS: tuple[GateMetric, ...] = tuple(m for m in GATE_METRICS if m.key in ("edos_macro_f1", "misogyny_macro_f1"))
 BLOCKING_METRICS: tuple[GateMetric, ...] = tuple(m for m in GATE_METRICS if m.key.startswith("canonical_"))
 """Numbers a promoted model must have at 0, whatever the champion's (evaluation/disclosures.py)."""
@@ -72,15 +74,16 @@ def _get(tree: Any, *path: str) -> float | None:
     return float(tree)
 
 
-def scorecard(metrics: dict[str, Any], model: str = "transformer") -> dict[str, float | None]:
-    """The GATE_METRICS numbers of one evaluation (evaluation.run's metrics dict) for one of its models: the
-    transformer (what the gate compares) or a peer column (`baseline`, `profanity_check`: own-test numbers from
-    metrics["peers"], no functional suite)."""
+def scorecard(metrics: dict[str, Any], model: str = SERVED) -> dict[str, float | None]:
+    """The GATE_METRICS numbers of one evaluation (evaluation.run's metrics dict) for one of its columns: the
+    served model (`SERVED`, what the gate compares) or another column (`baseline`, `profanity_check`, and for a
+    bundle with a linear stage `transformer`, `linear`, `cascade`: own-test numbers from metrics["peers"], no
+    functional suite)."""
     benchmarks = metrics.get("benchmarks") or {}
     bias = (metrics.get("bias") or {}).get(model)
-    test = metrics.get("test") if model == "transformer" else (metrics.get("peers") or {}).get(model)
-    functional = metrics.get("functional") if model == "transformer" else None
-    canonical = metrics.get("canonical_disclosures") if model == "transformer" else None
+    test = metrics.get("test") if model == SERVED else (metrics.get("peers") or {}).get(model)
+    functional = metrics.get("functional") if model == SERVED else None
+    canonical = metrics.get("canonical_disclosures") if model == SERVED else None
     return {
         "test_macro_f1": _get(test, "macro_f1"),
         "disclosure_to_harassing_rate": _get(test, "disclosure_to_harassing_rate"),
@@ -190,7 +193,7 @@ def compare(
 
 @dataclass(frozen=True)
 class FloorVerdict:
-    """The transformer against the linear baseline on the real-text benchmarks, and its canonical disclosures
+    """The served model against the linear baseline on the real-text benchmarks, and its canonical disclosures
     (module docstring)."""
 
     status: str

@@ -100,7 +100,7 @@ def peer_section(
     """The side-by-side table: transformer (given its validation/test probabilities), baseline (None: no column),
     profanity-check."""
     y_val, y_test = label_ids([r.label for r in validation]), label_ids([r.label for r in test])
-    section: dict = {"transformer": four_label_summary(y_val, transformer_probs[0], y_test, transformer_probs[1])}
+    section: dict = {"model": four_label_summary(y_val, transformer_probs[0], y_test, transformer_probs[1])}
     section["baseline"] = None
     if baseline is not None:
         section["baseline"] = {

@@ -39,7 +39,7 @@ def build_figures(evaluation: Evaluation) -> dict[str, str]:
             evaluation.y_test, evaluation.test_probs[:, HARASSING], thresholds["review"], thresholds["hide"]
         ),
     }
-    if (metrics.get("bias") or {}).get("transformer"):
+    if (metrics.get("bias") or {}).get("model"):
         figures["bias"] = plots.bias_plot({name: b["per_term"] for name, b in metrics["bias"].items()})
     if metrics.get("functional"):
         figures["functionality"] = plots.functionality_plot(metrics["functional"]["per_functionality"])

@@ -28,7 +28,7 @@ from evaluation.config import EvaluationConfig, EvaluationError
 from evaluation.disclosures import DEFAULT_DISCLOSURES_PATH, run_disclosures
 from evaluation.faithfulness import faithfulness_section
 from evaluation.functional import DEFAULT_CASES_PATH, load_cases, run_functional
-from evaluation.gate import GateVerdict, compare, floor, same_label_set, scorecard
+from evaluation.gate import SERVED, GateVerdict, compare, floor, same_label_set, scorecard
 from evaluation.int8 import REFERENCE_GRAPH, int8_decision
 from evaluation.metrics import (
     HARASSING,
@@ -37,7 +37,8 @@ from evaluation.metrics import (
     label_ids,
     reliability_bins,
 )
-from evaluation.peers import BaselineError, BaselineScorer, peer_section
+from evaluation.peers import BaselineError, BaselineScorer, four_label_summary, peer_section
+from evaluation.stages import fit_and_record_cascade, stage_scorers, stages_section
 from evaluation.slices import slice_masks, slice_metrics
 from evaluation.thresholds import (
     choose_thresholds,
@@ -101,11 +102,13 @@ class BundleScorer:
         self.temperature = temperature
 
     def logits(self, texts: list[str], parent_texts: list[str | None], desc: str = "scoring") -> np.ndarray:
+        """What the bundle's softmax reads, in LABELS order: the transformer's logits, or the blend's scores for a
+        bundle with a linear stage (Classifier.scores) — what calibration and thresholds are fitted on."""
         step = self.classifier.batch_size * 4
         parts = []
         with tqdm(total=len(texts), desc=desc, unit="post", leave=False, disable=len(texts) <= step) as progress:
             for start in range(0, len(texts), step):
-                parts.append(self.classifier.logits(texts[start : start + step], parent_texts[start : start + step]))
+                parts.append(self.classifier.scores(texts[start : start + step], parent_texts[start : start + step]))
                 progress.update(len(parts[-1]))
         raw = np.concatenate(parts) if parts else np.zeros((0, len(LABELS)), dtype=np.float32)
         return raw[:, self.columns]
@@ -157,6 +160,9 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
     )
     if int8.get("switched") and classifier.metadata["parity"]["shipped"] == "int8":  # switched now: grade what ships
         return evaluate_bundle(bundle_dir, config, data)
+    cascade = None
+    if classifier.linear is not None:
+        cascade = fit_and_record_cascade(classifier, data.validation, val_probs, choice.thresholds, config.write_bundle)
     metrics: dict[str, Any] = {
         "model_version": classifier.model_version,
         "labels": list(classifier.labels),
@@ -183,6 +189,7 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
         "notices": _data_notices(classifier, data),
         "gate": None,
         "peers": None,
+        "stages": None,
     }
     evaluation = Evaluation(metrics, bundle_dir, y_test, test_probs, test_raw)
     evaluation.examples["test_errors"] = confident_errors(data.test, y_test, test_probs, config.shown_errors)
@@ -192,8 +199,12 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
     baseline = _baseline_scorer(config, bundle_dir, metrics["notices"]) if config.peers else None
     if config.peers:
         metrics["peers"] = peer_section(data.validation, data.test, (val_probs, test_probs), baseline)
-    scorers = {"transformer": scorer, **({"baseline": baseline, "profanity_check": profanity_probs} if config.peers else {})}
+    columns = stage_scorers(classifier, choice.thresholds) if classifier.linear is not None else {}
+    scorers = {SERVED: scorer, **columns,
+               **({"baseline": baseline, "profanity_check": profanity_probs} if config.peers else {})}
     _real_text_sections(evaluation, data, scorers, choice.thresholds, config)
+    if columns:
+        _stages_section(evaluation, classifier, data, columns, choice.thresholds, cascade, config)
     metrics["floor"] = floor(metrics).to_json()
     metrics["extra"] = {name: _extra_metrics(scorer, name, records, config) for name, records in extra.items()}
     metrics["headline"] = headline(metrics)
@@ -229,13 +240,43 @@ def _real_text_sections(evaluation: Evaluation, data: EvalData, scorers: dict, t
         metrics["notices"].append(
             f"no real-text benchmarks under {data.path / 'benchmarks'} (the build had no public data): section skipped"
         )
-    review = {"transformer": thresholds.review}
+    served = (SERVED, "cascade")  # the columns graded at the bundle's thresholds
+    review = {name: thresholds.review for name in served}
     metrics["benchmarks"] = benchmark_section(benchmarks, scorers, review)
     cases = load_bias_cases(config.bias_templates_path or DEFAULT_TEMPLATES_PATH)
     metrics["bias"] = {
-        name: run_bias_suite(score, cases, thresholds.model_dump() if name == "transformer" else None)
+        name: run_bias_suite(score, cases, thresholds.model_dump() if name in served else None)
         for name, score in scorers.items() if score is not None
     }
+
+
+def _stages_section(evaluation: Evaluation, classifier: Classifier, data: EvalData, columns: dict, thresholds,
+                    cascade: dict | None, config: EvaluationConfig) -> None:
+    """metrics["stages"] (evaluation/stages.py) and, per stage column, the own-split summary (metrics["peers"])
+    and the functional and canonical suites — beside the served model's."""
+    metrics = evaluation.metrics
+    sets = {"validation": data.validation, "test": data.test, **load_benchmarks(data.path)}
+    metrics["stages"] = stages_section(classifier, thresholds, cascade, sets, data.test)
+    y_val, y_test = label_ids([r.label for r in data.validation]), label_ids([r.label for r in data.test])
+    peers, suites = metrics["peers"] or {}, {}
+    functional_path = config.cases_path or DEFAULT_CASES_PATH
+    canonical_path = config.disclosures_path or DEFAULT_DISCLOSURES_PATH
+    functional = load_cases(Path(functional_path)) if Path(functional_path).is_file() else None
+    canonical = load_cases(Path(canonical_path)) if Path(canonical_path).is_file() else None
+    for name, score in columns.items():
+        peers[name] = four_label_summary(
+            y_val, score([r.text for r in data.validation], [r.parent_text for r in data.validation]),
+            y_test, score([r.text for r in data.test], [r.parent_text for r in data.test]),
+        )
+        suites[name] = {
+            "functional": run_functional(score, functional, classifier.languages)["overall"] if functional else None,
+            "canonical_disclosures": (
+                {k: v for k, v in run_disclosures(score, canonical, thresholds.hide).items()
+                 if k not in ("failures", "per_functionality")} if canonical else None
+            ),
+        }
+    metrics["peers"] = peers
+    metrics["stages"]["suites"] = suites
 
 
 def gate_against(champion_ref: str, challenger: Evaluation, data: EvalData, config: EvaluationConfig) -> GateVerdict:
@@ -383,5 +424,5 @@ def headline(metrics: dict[str, Any]) -> dict[str, Any]:
            for key, name in (("canonical_harassing_rate", "harassing_rate"), ("canonical_hide_share", "hide_share"))},
         "int8_label_agreement_fitted": int8.get("label_agreement") if int8.get("checked") else None,
         "int8_action_agreement_fitted": int8.get("action_agreement") if int8.get("checked") else None,
-        "bias_hide_share": ((metrics.get("bias") or {}).get("transformer") or {}).get("overall", {}).get("hide_share"),
+        "bias_hide_share": ((metrics.get("bias") or {}).get(SERVED) or {}).get("overall", {}).get("hide_share"),
     }

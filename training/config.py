@@ -117,6 +117,9 @@ class TrainConfig:
     baseline_max_features: int = 200_000
     baseline_min_df: int = 2
     baseline_c: float = 4.0
+    linear_stage: bool = True
+    """Add the linear stage (the baseline's TF-IDF features, fitted with the transformer's sample weights) and the
+    blend of both to the bundle (training/linear.py); the baseline_* settings above are its settings too."""
 
     exporter: Exporter = "torchscript"
     """torchscript traces the eager-attention graph that onnxruntime fuses (training/export.py); dynamo also works."""

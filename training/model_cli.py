@@ -79,6 +79,7 @@ def train(
     baseline_max_features: Annotated[Optional[int], typer.Option(help=f"[{D.baseline_max_features}]")] = None,
     baseline_min_df: Annotated[Optional[int], typer.Option(help=f"[{D.baseline_min_df}]")] = None,
     baseline_c: Annotated[Optional[float], typer.Option(help=f"Logistic regression C [{D.baseline_c}]")] = None,
+    linear_stage: Annotated[Optional[bool], typer.Option("--linear-stage/--no-linear-stage", help=f"Add the linear stage and the blend to the bundle [{D.linear_stage}]")] = None,
     exporter: Annotated[Optional[str], typer.Option(help=f"ONNX exporter: torchscript or dynamo [{D.exporter}]")] = None,
     opset: Annotated[Optional[int], typer.Option(help=f"ONNX opset [{D.opset}]")] = None,
     fuse: Annotated[Optional[bool], typer.Option("--fuse/--no-fuse", help=f"onnxruntime transformer fusions [{D.fuse}]")] = None,
@@ -101,7 +102,7 @@ def train(
             train_word_embeddings=train_word_embeddings, attention_dropout=attention_dropout,
             hidden_dropout=hidden_dropout,
             baseline_max_features=baseline_max_features, baseline_min_df=baseline_min_df, baseline_c=baseline_c,
-            exporter=exporter, opset=opset, fuse=fuse, keep_fp32=keep_fp32, track=track,
+            linear_stage=linear_stage, exporter=exporter, opset=opset, fuse=fuse, keep_fp32=keep_fp32, track=track,
         ).items()
         if value is not None
     }

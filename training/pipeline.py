@@ -1,7 +1,8 @@
 """`withyou train` end to end: transformer and baseline on the same split → bundle → reports → MLflow.
 
 Writes artifacts/models/<model_version>/:
-    bundle/                 the serving contract (training/export.py), parity-checked
+    bundle/                 the serving contract (training/export.py), parity-checked; with the linear stage and
+                            the blend (training/linear.py) unless TrainConfig.linear_stage is off
     checkpoint/             the torch checkpoint + tokenizer.json (for `withyou export` and benchmarks)
     baseline.joblib         BaselineClassifier (predict_proba columns in LABELS order)
     train_report.json       config, data hash, per-epoch history, metrics for both models, parity, timings
@@ -17,6 +18,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from training.config import TrainConfig
 from training.dataset import DatasetSplits, label_ids, load_dataset
@@ -69,12 +72,22 @@ def sampling_multipliers(config: TrainConfig, dataset: DatasetSplits) -> dict[st
     return {**dataset.manifest.get("sampling_weights", {}), "seed": {label: config.seed_corpus_weight for label in LABELS}}
 
 
+def sample_weights(config: TrainConfig, dataset: DatasetSplits) -> np.ndarray:
+    """Per training record, its weight in the transformer's epoch samples (mean 1): the linear stage's sample_weight."""
+    from training.dataset import sampling_probabilities
+
+    probabilities = sampling_probabilities(list(dataset.train), sampling_multipliers(config, dataset),
+                                           config.source_temperature, config.label_temperature, config.tag_weights)
+    return probabilities * len(probabilities)
+
+
 def run_training(config: TrainConfig) -> TrainOutcome:
     """Fit, evaluate, export, report and register one model. Raises DatasetMissingError, ConfigError, ParityError."""
     import joblib
 
     from training.export import export_bundle
     from training.fit import fit_transformer, predict_logits, resolve_base_model, save_checkpoint
+    from training.linear import add_linear_stage
     from training.report import plot_confusion_matrices, print_comparison, split_metrics
     from training.tracking import TrainingRun, flatten_metrics
 
@@ -108,6 +121,13 @@ def run_training(config: TrainConfig) -> TrainOutcome:
             opset=config.opset, fuse=config.fuse, keep_fp32=config.keep_fp32, max_abs_diff=config.parity_max_abs_diff,
             min_int8_agreement=config.parity_min_int8_agreement, int8_min_margin=config.parity_int8_min_margin,
         )
+        linear = None
+        if config.linear_stage:
+            linear = add_linear_stage(
+                model_dir / "bundle", dataset.train, sample_weights(config, dataset), dataset.validation,
+                logits["validation"], max_features=config.baseline_max_features, min_df=config.baseline_min_df,
+                C=config.baseline_c,
+            )
         plot_confusion_matrices(models, model_dir / "confusion_matrix.png")
         report = {
             **info,
@@ -122,6 +142,7 @@ def run_training(config: TrainConfig) -> TrainOutcome:
                           "total": time.perf_counter() - started},
             "models": models,
             "parity": asdict(parity),
+            "linear_stage": linear,
         }
         write_json(model_dir / "train_report.json", report)
         registered = None

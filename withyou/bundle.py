@@ -44,8 +44,10 @@ from withyou.encoding import (
     pad_id_of,
     set_truncation,
 )
+from withyou.blend import Blend, pool, read_blend
 from withyou.integrity import BUNDLE_FILES, BundleContents, BundleError, check_bundle_dir, read_bundle, read_json
 from withyou.labels import HARASSING, Action
+from withyou.linear import LinearStage, LinearStageError
 from withyou.language import (
     SERVED_PART_REASON,
     UNDETERMINED,
@@ -84,13 +86,15 @@ class Prediction:
     lang_confidence: float = 0.0
     reason: str | None = None
     """Why the action is not the plain threshold one: withyou.language.UNSUPPORTED_REASON or SERVED_PART_REASON."""
+    stage: str = "transformer"
+    """Which stage decided (withyou.blend.STAGES): "linear" (the cascade), "blend" or "transformer"."""
 
     def as_result(self, model_version: str) -> dict[str, Any]:
         """The answer for one post as every output writes it — HTTP (serving/schemas.py ClassifyResult), `withyou
         score` and the MLflow pyfunc flavour — so a new answer field is added here (and in ClassifyResult)."""
         return {"id": self.id, "label": self.label, "scores": self.scores, "action": self.action,
                 "model_version": model_version, "lang": self.lang, "lang_confidence": self.lang_confidence,
-                "reason": self.reason}  # fmt: skip
+                "reason": self.reason, "stage": self.stage}  # fmt: skip
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -205,6 +209,18 @@ class Classifier:
         self.pad_id = self.encoding.pad_id
         self.harassing_index = self.labels.index(HARASSING)
         self.languages = bundle_languages(self.metadata)
+        self.stages: list[str] = contents.stages
+        self.linear: LinearStage | None = None
+        self.blend: Blend | None = None
+        if "linear" in self.stages:
+            try:
+                self.linear = LinearStage.from_bundle(self.path)
+            except LinearStageError as exc:
+                raise BundleError(str(exc)) from None
+            unknown = sorted(set(self.linear.labels) - set(self.labels))
+            if unknown:
+                raise BundleError(f"{self.path / 'linear.json'}: labels {unknown} are not in labels.json {self.labels}")
+            self.blend = read_blend(self.path)
 
     @classmethod
     def from_bundle(cls, path: Path | str, **kwargs: Any) -> "Classifier":
@@ -236,8 +252,37 @@ class Classifier:
     def predict_proba(
         self, texts: Sequence[str], parent_texts: Sequence[str | None] | None = None, *, calibrated: bool = True
     ) -> np.ndarray:
-        """Probabilities [n, len(labels)] in `self.labels` order; temperature-scaled when `calibrated`."""
-        return self.probabilities_of(self.encode(texts, parent_texts), calibrated=calibrated)
+        """Probabilities [n, len(labels)] in `self.labels` order, as served without the cascade: the blend where the
+        bundle has a linear stage (withyou/blend.py), else the transformer; temperature-scaled when `calibrated`."""
+        return softmax(self.scores(texts, parent_texts), self.temperature if calibrated else 1.0)
+
+    def scores(self, texts: Sequence[str], parent_texts: Sequence[str | None] | None = None,
+               reads_linear: Sequence[bool] | None = None) -> np.ndarray:
+        """What the served softmax reads [n, labels]: the transformer's logits, or with a linear stage the blend
+        (withyou.blend.pool); `reads_linear` (default: from each post's language) says which posts it reads."""
+        logits = self.logits(texts, parent_texts)
+        if self.linear is None or not len(texts):
+            return logits.astype(np.float64)
+        reads = np.asarray(self.reads_linear(texts) if reads_linear is None else reads_linear, dtype=bool)
+        linear = np.zeros_like(logits, dtype=np.float64)
+        if reads.any():
+            chosen = np.flatnonzero(reads)
+            parents = parent_texts if parent_texts is not None else [None] * len(texts)
+            linear[chosen] = self.linear_probabilities([texts[i] for i in chosen], [parents[i] for i in chosen])
+        return pool(logits, linear, self.blend.weight, reads)
+
+    def linear_probabilities(self, texts: Sequence[str], parent_texts: Sequence[str | None] | None = None) -> np.ndarray:
+        """The linear stage's probabilities [n, labels] in `self.labels` order (raises without a linear stage)."""
+        if self.linear is None:
+            raise BundleError(f"bundle {self.path} has no linear stage")
+        return self.linear.probabilities_for(self.labels, texts, parent_texts)
+
+    def reads_linear(self, texts: Sequence[str], detections: Sequence[Any] | None = None) -> list[bool]:
+        """Which posts the linear stage reads: all but those confidently in a language it was not fitted on."""
+        if self.linear is None:
+            return [False] * len(texts)
+        detections = detections or [detect_language(text) for text in texts]
+        return [is_supported(d, text, list(self.blend.languages)) for d, text in zip(detections, texts)]
 
     def encode(self, texts: Sequence[str], parent_texts: Sequence[str | None] | None = None) -> list[Any]:
         """Posts as this model reads them (withyou.encoding.encode_posts with the bundle's rules)."""
@@ -247,8 +292,41 @@ class Classifier:
         """`predict_proba` for posts already encoded (`encode`, or explanations' occluded variants)."""
         return softmax(self.logits_of(encodings), self.temperature if calibrated else 1.0)
 
+    def staged_proba(self, texts: Sequence[str], parent_texts: Sequence[str | None] | None = None,
+                     thresholds: Thresholds | None = None,
+                     detections: Sequence[Any] | None = None) -> tuple[np.ndarray, list[str]]:
+        """Served probabilities [n, labels] (calibrated) and the stage that decided each post: the cascade's linear
+        stage for a post it reads with P(harassing) under min(cascade bar, review threshold), else the blend (or the
+        transformer alone: withyou/blend.py). Posts the cascade answers never reach the transformer."""
+        thresholds = thresholds or self.thresholds
+        parents = list(parent_texts) if parent_texts is not None else [None] * len(texts)
+        rows = np.zeros((len(texts), len(self.labels)))
+        reads = self.reads_linear(texts, detections)
+        stages = ["blend" if r else "transformer" for r in reads]
+        linear = np.zeros((len(texts), len(self.labels)))
+        chosen = [i for i, r in enumerate(reads) if r]
+        if chosen:
+            linear[chosen] = self.linear_probabilities([texts[i] for i in chosen], [parents[i] for i in chosen])
+            below = self.blend.cascade_below
+            if below is not None:
+                for i in chosen:
+                    if linear[i, self.harassing_index] < min(below, thresholds.review):
+                        rows[i], stages[i] = linear[i], "linear"
+        rest = [i for i, stage in enumerate(stages) if stage != "linear"]
+        if rest:
+            scores = self.logits([texts[i] for i in rest], [parents[i] for i in rest])
+            if self.linear is not None:
+                scores = pool(scores, linear[rest], self.blend.weight, [reads[i] for i in rest])
+            rows[rest] = softmax(scores, self.temperature)
+        return rows, stages
+
     def predict(self, items: Sequence[Item | dict], thresholds: Thresholds | None = None) -> list[Prediction]:
-        """One Prediction per item, in order: label, scores, action (withyou/policy.py) and language.
+        """One Prediction per item, in order: label, scores, action (withyou/policy.py), language and stage.
+
+        With a linear stage and a cascade (withyou/blend.py), a post the linear stage reads and finds clearly
+        benign is answered by it alone (stage "linear", action allow) and skips the transformer; the others get
+        the blend (stage "blend"), or the transformer alone (stage "transformer") for a post in a language the
+        linear stage was not fitted on, or from a bundle without one.
 
         A post confidently in a language the bundle lacks is never hidden (withyou.language.is_supported), unless
         it holds parts confidently in one of the bundle's languages (withyou.language.served_text): the model then
@@ -259,23 +337,25 @@ class Classifier:
         if not items:
             return []
         thresholds = thresholds or self.thresholds
-        probs = self.predict_proba([i.text for i in items], [i.parent_text for i in items])
-        detections = [detect_language(item.text) for item in items]
+        texts, parents = [i.text for i in items], [i.parent_text for i in items]
+        detections = [detect_language(text) for text in texts]
+        rows, stages = self.staged_proba(texts, parents, thresholds, detections)
         supported = [is_supported(d, item.text, self.languages) for d, item in zip(detections, items)]
         served = {index: served_text(items[index].text, self.languages) for index, ok in enumerate(supported) if not ok}
         served = {index: text for index, text in served.items() if text}
-        parents = [items[index].parent_text for index in served]
-        part_rows = dict(zip(served, self.predict_proba(list(served.values()), parents))) if served else {}
+        part_parents = [items[index].parent_text for index in served]
+        part_rows = dict(zip(served, self.predict_proba(list(served.values()), part_parents))) if served else {}
         predictions = []
-        for index, (item, row, detection) in enumerate(zip(items, probs, detections)):
-            part_row = part_rows.get(index)
+        for index, (item, row, detection) in enumerate(zip(items, rows, detections)):
+            part_row, stage = part_rows.get(index), stages[index]
             if part_row is not None and decide_action(float(part_row[self.harassing_index]), thresholds) == "hide":
                 row, action, reason = part_row, "hide", SERVED_PART_REASON
+                stage = "blend" if self.linear is not None else "transformer"
             else:
                 action = decide_action(float(row[self.harassing_index]), thresholds, supported[index])
                 reason = None if supported[index] else UNSUPPORTED_REASON
             scores = {label: float(p) for label, p in zip(self.labels, row)}
             label = self.labels[int(row.argmax())]
             predictions.append(Prediction(id=item.id, label=label, scores=scores, action=action, lang=detection.lang,
-                                          lang_confidence=detection.confidence, reason=reason))
+                                          lang_confidence=detection.confidence, reason=reason, stage=stage))
         return predictions

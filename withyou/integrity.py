@@ -5,6 +5,8 @@ in it) and `write_bundle_json` keeps the record true when evaluation rewrites th
 `read_bundle` checks, in this order, and raises BundleError naming the file and what is wrong:
 
     presence      model.onnx, tokenizer.json, labels.json, thresholds.json, calibration.json, metadata.json
+    no pickles    no file that is a pickle (by name or by its opening bytes): a bundle is data
+    stages        metadata.json `stages`; with "linear", linear.json, linear.npz and blend.json (STAGE_FILES)
     metadata.json a JSON object; `labels` (training order), `encoding` and `text_normalization` when present
     labels.json   a list of ≥ 2 distinct non-empty names, equal — order included — to metadata.json `labels`
                   (the logit order the model was trained with), one of them "harassing" (the policy's label)
@@ -41,6 +43,10 @@ from withyou.policy import Thresholds, parse_thresholds
 
 BUNDLE_FILES = ("model.onnx", "tokenizer.json", "labels.json", "thresholds.json", "calibration.json", "metadata.json")
 OPTIONAL_FILES = ("model.fp32.onnx",)
+STAGE_FILES = ("linear.json", "linear.npz", "blend.json")
+"""The linear stage and the blend (withyou/linear.py, withyou/blend.py): required when metadata.json `stages`
+lists "linear", checksummed like the required files."""
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 CHECKSUMS_KEY = "files"
 """metadata.json key: {file name: {"sha256": hex digest, "bytes": size}} for every bundle file but metadata.json."""
 
@@ -64,6 +70,8 @@ class BundleContents:
     encoding: EncodingSpec | None
     """None for a bundle exported before metadata.json recorded its encoding (the reader infers it)."""
     checksums_verified: bool
+    stages: list[str]
+    """metadata.json `stages`: ["transformer"], or ["transformer", "linear"] for a bundle with a linear stage."""
 
 
 def read_json(path: Path) -> Any:
@@ -98,7 +106,7 @@ def bundle_digest(bundle_dir: Path) -> str:
     ones present, metadata.json included (labels, encoding, checksums). Files beside them — the MLflow pyfunc
     model's (withyou/pyfunc.py) — are not part of it; the Classifier never reads them."""
     bundle_dir = Path(bundle_dir)
-    names = sorted(name for name in (*BUNDLE_FILES, *OPTIONAL_FILES) if (bundle_dir / name).is_file())
+    names = sorted(name for name in (*BUNDLE_FILES, *OPTIONAL_FILES, *STAGE_FILES) if (bundle_dir / name).is_file())
     listing = "".join(f"{name}\t{file_record(bundle_dir / name)['sha256']}\n" for name in names)
     return hashlib.sha256(listing.encode("utf-8")).hexdigest()
 
@@ -113,7 +121,8 @@ def _write_json_atomic(path: Path, payload: Any) -> None:
 def record_checksums(bundle_dir: Path) -> dict[str, dict[str, Any]]:
     """Write metadata.json `files`: size and SHA-256 of every bundle file present (export calls it last)."""
     bundle_dir = Path(bundle_dir)
-    names = [name for name in (*BUNDLE_FILES, *OPTIONAL_FILES) if name != "metadata.json" and (bundle_dir / name).is_file()]
+    names = [name for name in (*BUNDLE_FILES, *OPTIONAL_FILES, *STAGE_FILES)
+             if name != "metadata.json" and (bundle_dir / name).is_file()]
     records = {name: file_record(bundle_dir / name) for name in names}
     metadata = read_json(bundle_dir / "metadata.json")
     _write_json_atomic(bundle_dir / "metadata.json", {**metadata, CHECKSUMS_KEY: records})
@@ -220,11 +229,38 @@ def read_metadata(bundle_dir: Path) -> dict[str, Any]:
     return metadata
 
 
+def refuse_pickles(bundle_dir: Path) -> None:
+    """A bundle is data: a file in it that is a pickle (by name, or by the pickle protocol's opening bytes) makes
+    the whole bundle refused, so a bundle from a registry can never be made to run code by whoever reads it next."""
+    for path in sorted(Path(bundle_dir).iterdir()):
+        if not path.is_file():
+            continue
+        with open(path, "rb") as handle:
+            head = handle.read(2)
+        if path.suffix.lower() in PICKLE_SUFFIXES or (len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5):
+            raise BundleError(f"{path}: a pickle inside the bundle — refused: a bundle holds ONNX graphs, JSON and "
+                              "numpy arrays only, never anything that runs code when read")
+
+
+def stages_of(bundle_dir: Path, metadata: dict[str, Any]) -> list[str]:
+    """metadata.json `stages` (absent: ["transformer"]); a listed linear stage must have its files."""
+    stages = metadata.get("stages", ["transformer"])
+    if not isinstance(stages, list) or "transformer" not in stages or not set(stages) <= {"transformer", "linear"}:
+        raise BundleError(f"{Path(bundle_dir) / 'metadata.json'}: stages must list \"transformer\" and optionally "
+                          f"\"linear\", got {stages!r}")
+    missing = [name for name in STAGE_FILES if "linear" in stages and not (Path(bundle_dir) / name).is_file()]
+    if missing:
+        raise BundleError(f"bundle {bundle_dir} lists a linear stage but is missing {', '.join(missing)}")
+    return stages
+
+
 def read_bundle(bundle_dir: Path) -> BundleContents:
     """Check everything but the tokenizer and the graph (module docstring), in that order."""
     bundle_dir = Path(bundle_dir)
     check_bundle_dir(bundle_dir)
+    refuse_pickles(bundle_dir)
     metadata = read_metadata(bundle_dir)
+    stages = stages_of(bundle_dir, metadata)
     labels = read_labels(bundle_dir, metadata)
     thresholds = read_thresholds(bundle_dir)
     temperature = read_temperature(bundle_dir)
@@ -236,4 +272,4 @@ def read_bundle(bundle_dir: Path) -> BundleContents:
             raise BundleError(f"{bundle_dir / 'metadata.json'}: {exc}") from None
     verified = verify_checksums(bundle_dir, metadata)
     normalize = metadata.get("text_normalization") == NORMALIZATION
-    return BundleContents(labels, metadata, thresholds, temperature, normalize, encoding, verified)
+    return BundleContents(labels, metadata, thresholds, temperature, normalize, encoding, verified, stages)

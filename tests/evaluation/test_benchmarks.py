@@ -87,12 +87,12 @@ def test_evaluate_reports_benchmarks_and_bias_for_every_model(bundle_copy, bench
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     for name in ("edos", "misogyny_reddit", "crowdcounter"):
-        assert sorted(metrics["benchmarks"][name]) == ["baseline", "profanity_check", "transformer"]
-    assert metrics["benchmarks"]["edos"]["transformer"]["n"] == 4
+        assert sorted(metrics["benchmarks"][name]) == ["baseline", "model", "profanity_check"]
+    assert metrics["benchmarks"]["edos"]["model"]["n"] == 4
     assert metrics["benchmarks"]["crowdcounter"]["baseline"]["n_counter_speech"] == 2
-    assert sorted(metrics["bias"]) == ["baseline", "profanity_check", "transformer"]
-    assert metrics["bias"]["transformer"]["n"] >= 300 and metrics["bias"]["transformer"]["overall"]["hide_share"] is not None
-    assert metrics["headline"]["real_edos_macro_f1"] == metrics["benchmarks"]["edos"]["transformer"]["macro_f1"]
+    assert sorted(metrics["bias"]) == ["baseline", "model", "profanity_check"]
+    assert metrics["bias"]["model"]["n"] >= 300 and metrics["bias"]["model"]["overall"]["hide_share"] is not None
+    assert metrics["headline"]["real_edos_macro_f1"] == metrics["benchmarks"]["edos"]["model"]["macro_f1"]
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Real-text benchmarks" in html and "Identity-term bias suite" in html and "CrowdCounter" in html
     assert "edos harassing-vs-rest macro-F1" in result.output

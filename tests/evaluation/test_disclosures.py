@@ -35,7 +35,7 @@ def me_too_is_abuse(text, parent):
 
 def evaluation_metrics(rule) -> dict:
     """An evaluation of a stand-in that beats the baseline on EDOS and is better than the champion elsewhere."""
-    benchmarks = {"edos": {"transformer": {"macro_f1": 0.85}, "baseline": {"macro_f1": 0.77}}}
+    benchmarks = {"edos": {"model": {"macro_f1": 0.85}, "baseline": {"macro_f1": 0.77}}}
     return {"test": {"macro_f1": 0.9, "disclosure_to_harassing_rate": 0.0}, "benchmarks": benchmarks,
             "canonical_disclosures": run_disclosures(stand_in(rule), CASES, HIDE)}
 

@@ -74,16 +74,16 @@ def test_without_test_macro_f1_the_gate_cannot_compare():
         compare({**CHAMPION, "test_macro_f1": None}, CHAMPION)
 
 
-def test_scorecard_reads_the_transformer_column_of_an_evaluation():
+def test_scorecard_reads_the_served_model_column_of_an_evaluation():
     metrics = {
         "test": {"macro_f1": 0.8, "disclosure_to_harassing_rate": 0.01},
-        "benchmarks": {"edos": {"transformer": {"macro_f1": 0.7}, "baseline": {"macro_f1": 0.9}},
-                       "crowdcounter": {"transformer": {"counter_speech_harassing_rate": 0.1, "hate_caught_rate": 0.5}}},
-        "bias": {"transformer": {"overall": {"fpr": 0.02}, "generalized_mean": {"bpsn_auc": 0.9}}},
+        "benchmarks": {"edos": {"model": {"macro_f1": 0.7}, "baseline": {"macro_f1": 0.9}},
+                       "crowdcounter": {"model": {"counter_speech_harassing_rate": 0.1, "hate_caught_rate": 0.5}}},
+        "bias": {"model": {"overall": {"fpr": 0.02}, "generalized_mean": {"bpsn_auc": 0.9}}},
         "functional": {"overall": {"pass_rate": 0.85}},
     }
     card = scorecard(metrics)
-    assert card["edos_macro_f1"] == 0.7  # the transformer's, not the baseline's
+    assert card["edos_macro_f1"] == 0.7  # the served model's, not the baseline's
     assert card["misogyny_macro_f1"] is None
     assert card["counter_speech_harassing_rate"] == 0.1 and card["bias_bpsn_auc"] == 0.9
 
@@ -92,7 +92,7 @@ def test_scorecard_reads_a_peer_column_from_peers_and_has_no_functional_number()
     metrics = {
         "test": {"macro_f1": 0.8}, "functional": {"overall": {"pass_rate": 0.85}},
         "peers": {"baseline": {"macro_f1": 0.7, "disclosure_to_harassing_rate": 0.02}},
-        "benchmarks": {"edos": {"transformer": {"macro_f1": 0.75}, "baseline": {"macro_f1": 0.72}}},
+        "benchmarks": {"edos": {"model": {"macro_f1": 0.75}, "baseline": {"macro_f1": 0.72}}},
         "bias": {"baseline": {"overall": {"fpr": 0.04}, "generalized_mean": {"bpsn_auc": 0.91}}},
     }
     card = scorecard(metrics, "baseline")
@@ -128,7 +128,7 @@ def test_gating_a_challenger_with_another_label_set_stops_before_scoring_the_cha
 def evaluation_metrics(transformer: dict[str, float], baseline: dict[str, float] | None) -> dict:
     """The benchmark section of an evaluation's metrics: harassing-vs-rest macro-F1 per benchmark and model."""
     return {"benchmarks": {
-        name: {"transformer": {"macro_f1": score}, **({"baseline": {"macro_f1": baseline[name]}} if baseline else {})}
+        name: {"model": {"macro_f1": score}, **({"baseline": {"macro_f1": baseline[name]}} if baseline else {})}
         for name, score in transformer.items()
     }}
 

@@ -41,6 +41,6 @@ def test_baseline_beside_the_bundle_is_scored_side_by_side(bundle_copy, tiny_dat
     joblib.dump(baseline, bundle_copy.parent / "baseline.joblib")
     metrics = evaluate_bundle(bundle_copy, EvaluationConfig(dataset_dir=tiny_dataset_dir, write_bundle=False)).metrics
     peers = metrics["peers"]
-    assert set(peers) == {"transformer", "baseline", "profanity_check"}
+    assert set(peers) == {"model", "baseline", "profanity_check"}
     assert 0.0 <= peers["baseline"]["macro_f1"] <= 1.0
     assert peers["profanity_check"]["harassing_vs_rest"]["pr_auc"] is not None

@@ -27,7 +27,7 @@ def evaluated(version: str, edos: float, baseline_edos: float) -> None:
     from evaluation.report import tag_registered_versions
 
     client = MlflowClient()
-    benchmarks = {"edos": {"transformer": {"macro_f1": edos}, "baseline": {"macro_f1": baseline_edos}}}
+    benchmarks = {"edos": {"model": {"macro_f1": edos}, "baseline": {"macro_f1": baseline_edos}}}
     metrics = {"headline": {}, "floor": floor({"benchmarks": benchmarks}).to_json()}
     tag_registered_versions(client, client.get_model_version("withyou", version).run_id, metrics)
 

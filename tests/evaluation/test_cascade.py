@@ -1,0 +1,123 @@
+"""The cascade (evaluation/cascade.py, withyou/blend.py): its bar is fitted so that the linear stage alone changes
+at most 0.5 % of actions and never a hide on a disclosure, and the posts it answers never reach the transformer."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evaluation.cascade import DISCLOSURE, MAX_ACTION_CHANGE, actions, fit_cascade, realistic_mix
+from withyou.bundle import Classifier, Item
+from withyou.labels import LABELS
+from withyou.policy import Thresholds
+
+THRESHOLDS = Thresholds(review=0.3, hide=0.8)
+NEUTRAL, HARASSING = LABELS.index("neutral"), LABELS.index("harassing")
+
+
+def fixture_set(n: int = 2000, seed: int = 0):
+    """Posts whose linear P(harassing) tracks the blend's, with two traps: a disclosure the blend hides although the
+    linear stage finds it benign, and a handful of harassing posts the linear stage misses."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice([DISCLOSURE, NEUTRAL, HARASSING], n, p=[0.3, 0.6, 0.1])
+    blend = np.where(y == HARASSING, rng.uniform(0.5, 1.0, n), rng.uniform(0.0, 0.25, n))
+    linear = np.clip(blend + rng.normal(0, 0.05, n), 0, 1)
+    trap = int(np.flatnonzero(y == DISCLOSURE)[0])
+    blend[trap], linear[trap] = 0.95, 0.04  # hidden by the blend, benign to the linear stage
+    missed = np.flatnonzero(y == HARASSING)[:6]
+    linear[missed] = 0.01
+    return y, blend, linear, np.ones(n, dtype=bool), trap
+
+
+def test_the_bar_never_lets_the_linear_stage_change_a_hide_on_a_disclosure():
+    y, blend, linear, reads, trap = fixture_set()
+
+    fitted = fit_cascade(y, blend, linear, reads, THRESHOLDS)
+
+    bar = fitted["linear_allow_below"]
+    answered = reads & (linear < bar)
+    assert not answered[trap] and fitted["disclosure_hide_changes"] == 0
+    blend_actions = actions(blend, THRESHOLDS)
+    assert ((blend_actions == "hide") & (y == DISCLOSURE) & answered).sum() == 0
+    assert (answered & (blend_actions != "allow")).sum() <= MAX_ACTION_CHANGE * len(y)
+    assert bar == linear[trap]  # the trap is exactly what stops it: the bar is as high as the rules allow
+    assert answered.mean() > 0.1 and fitted["action_changes"] == 6  # the six missed harassing posts fit the budget
+
+
+def test_the_bar_is_the_highest_the_action_budget_allows():
+    y, blend, linear, reads, trap = fixture_set()
+    blend[trap], linear[trap] = 0.1, 0.1  # no trap: only the action budget limits the bar
+    fitted = fit_cascade(y, blend, linear, reads, THRESHOLDS, max_action_change=0.002)
+    bar = fitted["linear_allow_below"]
+    changes = (reads & (linear < bar) & (actions(blend, THRESHOLDS) != "allow")).sum()
+    assert changes <= 0.002 * len(y)
+    above = linear[reads & (linear >= bar)].min()
+    assert (reads & (linear <= above) & (actions(blend, THRESHOLDS) != "allow")).sum() > 0.002 * len(y) or bar == THRESHOLDS.review
+
+
+def test_the_bar_never_exceeds_the_review_threshold():
+    y = np.full(100, NEUTRAL)
+    fitted = fit_cascade(y, np.zeros(100), np.linspace(0, 1, 100), np.ones(100, dtype=bool), THRESHOLDS)
+    assert fitted["linear_allow_below"] == THRESHOLDS.review
+
+
+def test_posts_another_language_are_never_answered_by_the_linear_stage():
+    y, blend, linear, reads, _ = fixture_set()
+    reads[::2] = False
+    fitted = fit_cascade(y, blend, linear, reads, THRESHOLDS)
+    answered_share = (reads & (linear < fitted["linear_allow_below"])).mean()
+    assert fitted["answered_by_linear"] == pytest.approx(answered_share)
+
+
+def test_realistic_mix_is_mostly_benign(tiny_model):
+    records = [r for split in tiny_model.splits.values() for r in split]
+    mix = realistic_mix(records, size=400)
+    assert len(mix) == 400 and sum(r.label == "harassing" for r in mix) == 20
+
+
+@pytest.fixture(scope="module")
+def cascade_bundle(tiny_model, tmp_path_factory):
+    from training.linear import add_linear_stage
+    from withyou.integrity import read_json, write_bundle_json
+
+    bundle = Path(shutil.copytree(tiny_model.bundle, tmp_path_factory.mktemp("cascade") / "bundle"))
+    splits = tiny_model.splits
+    logits = Classifier.from_bundle(bundle).logits([r.text for r in splits["validation"]],
+                                                   [r.parent_text for r in splits["validation"]])
+    add_linear_stage(bundle, splits["train"], np.ones(len(splits["train"])), splits["validation"], logits,
+                     max_features=2000, min_df=1, C=4.0)
+    blend = read_json(bundle / "blend.json")
+    write_bundle_json(bundle, "blend.json", {**blend, "cascade": {"linear_allow_below": 0.2}})
+    write_bundle_json(bundle, "thresholds.json", {"review": 0.3, "hide": 0.8})
+    return bundle
+
+
+def test_posts_the_cascade_answers_never_reach_the_transformer(cascade_bundle):
+    classifier = Classifier.from_bundle(cascade_bundle)
+    texts = ["what a lovely sunny day at the beach", "I was groped on the bus", "Sure you were.", "lol"]
+    linear = classifier.linear_probabilities(texts)[:, classifier.harassing_index]
+    bar = float(np.sort(linear)[1:3].mean())  # two posts under the bar, two over
+    classifier.blend = dataclasses.replace(classifier.blend, cascade_below=bar)
+    read_by_transformer = []
+    run = classifier.logits
+    classifier.logits = lambda t, p=None: read_by_transformer.extend(t) or run(t, p)
+
+    predictions = classifier.predict([Item(t) for t in texts], thresholds=Thresholds(review=0.99, hide=0.995))
+
+    for text, p_linear, prediction in zip(texts, linear, predictions):
+        if p_linear < bar:
+            assert prediction.stage == "linear" and prediction.action == "allow" and text not in read_by_transformer
+            assert prediction.scores["harassing"] == pytest.approx(p_linear)
+        else:
+            assert prediction.stage == "blend" and text in read_by_transformer
+    assert sorted(p.stage for p in predictions) == ["blend", "blend", "linear", "linear"]
+
+
+def test_without_a_cascade_every_post_gets_the_blend(cascade_bundle):
+    classifier = Classifier.from_bundle(cascade_bundle)
+    classifier.blend = dataclasses.replace(classifier.blend, cascade_below=None)
+    assert {p.stage for p in classifier.predict([Item("lol"), Item("I was groped on the bus")])} == {"blend"}

@@ -1,0 +1,80 @@
+"""How a bundle with a linear stage answers: the blend of its two models, and the cascade in front of it.
+
+blend.json (written by training/linear.py, `cascade` by evaluation):
+
+    {"format": BLEND_FORMAT, "method": "log_linear_pool", "linear_weight": w in [0, 1],
+     "linear_languages": ["en"], "cascade": null or {"linear_allow_below": bar, ...how it was fitted}}
+
+- **Blend.** Scores are the log-linear pool (1 − w)·log p_transformer + w·log p_linear (`pool`); the bundle's
+  temperature and thresholds are fitted on it, so `softmax(pool / T)` is what is served. The linear stage was fitted
+  on English only, so a post confidently in another language is scored by the transformer alone (log
+  p_transformer), whatever the blend (`reads_linear`).
+- **Cascade.** The linear stage costs a fraction of a millisecond; the transformer several. A post the linear stage
+  reads and gives P(harassing) below `linear_allow_below` is answered by it alone — label and scores from the
+  linear stage, action allow — and never reaches the transformer. The bar is fitted on validation so that the
+  actions differ from the full blend's on at most 0.5 % of posts and on no disclosure the blend hides, and it is
+  never above the review threshold, so the linear stage alone never reviews or hides anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from withyou.integrity import BundleError, read_json
+
+BLEND_FORMAT = "withyou-blend-v1"
+LINEAR_LANGUAGES = ("en",)
+"""What the linear stage reads: its character n-grams were fitted on English posts only."""
+PROBABILITY_FLOOR = 1e-6
+"""log p_linear is taken of max(p, this): a label the linear stage gives 0 cannot veto the transformer."""
+STAGES = ("transformer", "linear", "blend")
+"""Which stage decided a post (Prediction.stage): the transformer alone (a bundle without linear stage, or a post
+the linear stage does not read), the linear stage alone (the cascade), or the blend of both."""
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def pool(transformer_logits: np.ndarray, linear_probs: np.ndarray, weight: float,
+         reads_linear: Sequence[bool] | np.ndarray | None = None) -> np.ndarray:
+    """Blended scores [n, labels]: (1 − w)·log_softmax(logits) + w·log p_linear for the rows the linear stage reads,
+    log_softmax(logits) for the others."""
+    transformer = log_softmax(transformer_logits)
+    pooled = (1.0 - weight) * transformer + weight * np.log(np.maximum(linear_probs, PROBABILITY_FLOOR))
+    if reads_linear is None:
+        return pooled
+    return np.where(np.asarray(reads_linear, dtype=bool)[:, None], pooled, transformer)
+
+
+@dataclass(frozen=True)
+class Blend:
+    weight: float
+    languages: tuple[str, ...]
+    cascade_below: float | None
+    """P_linear(harassing) under which the linear stage answers alone; None: no cascade."""
+
+
+def read_blend(bundle_dir: Path) -> Blend:
+    path = Path(bundle_dir) / "blend.json"
+    blend = read_json(path)
+    if not isinstance(blend, dict) or blend.get("format") != BLEND_FORMAT:
+        raise BundleError(f"{path}: format must be {BLEND_FORMAT!r}")
+    weight = blend.get("linear_weight")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
+        raise BundleError(f"{path}: linear_weight must be a number in [0, 1], got {weight!r}")
+    languages = blend.get("linear_languages")
+    if not isinstance(languages, list) or not all(isinstance(code, str) for code in languages):
+        raise BundleError(f"{path}: linear_languages must be a list of language codes")
+    cascade = blend.get("cascade")
+    below = None
+    if cascade is not None:
+        below = cascade.get("linear_allow_below") if isinstance(cascade, dict) else None
+        if isinstance(below, bool) or not isinstance(below, (int, float)) or not 0.0 <= below <= 1.0:
+            raise BundleError(f"{path}: cascade.linear_allow_below must be a number in [0, 1], got {below!r}")
+    return Blend(float(weight), tuple(languages), None if below is None else float(below))
