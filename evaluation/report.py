@@ -125,8 +125,9 @@ def log_to_mlflow(evaluation: Evaluation, files: list[Path]) -> str:
     """Log the headline numbers (as eval_*) and the report files to the model's MLflow run.
 
     The run id comes from the bundle's metadata.json (`mlflow_run_id`, written by training). When evaluation wrote
-    calibration.json and thresholds.json into the bundle, they (and metadata.json, which holds their checksums)
-    are also uploaded over the run's logged `bundle/`
+    calibration.json and thresholds.json into the bundle (and the cascade's bar into blend.json, for a bundle with
+    a linear stage), they (and metadata.json, which holds their checksums) are also uploaded over the run's logged
+    `bundle/`
     copy, which the registered model version ("withyou", alias challenger/champion) serves from — otherwise
     `models:/withyou@champion` would hand serving the placeholder thresholds — and the version's bundle digest is
     updated (withyou/registry.py checks it before serving). Returns a line saying what
@@ -163,7 +164,8 @@ def log_to_mlflow(evaluation: Evaluation, files: list[Path]) -> str:
     if evaluation.metrics.get("bundle_written"):
         # the registered model version points at the run's "bundle" artifacts: keep them equal to the local bundle
         switched = ("model.onnx",) if (evaluation.metrics.get("int8") or {}).get("switched") else ()
-        for name in ("calibration.json", "thresholds.json", "metadata.json", *switched):
+        cascade = ("blend.json",) if (evaluation.bundle_dir / "blend.json").is_file() else ()  # its fitted bar
+        for name in ("calibration.json", "thresholds.json", "metadata.json", *switched, *cascade):
             client.log_artifact(run_id, str(evaluation.bundle_dir / name), artifact_path="bundle")
         versions = record_bundle_digest(run_id, evaluation.bundle_dir)  # else serving refuses the changed bundle
         written = " and updated calibration.json/thresholds.json in its bundle" + (
