@@ -52,6 +52,7 @@ from review.threads import PileOnRule, ThreadOutcome
 from withyou.labels import LABELS
 
 ESCALATE = "escalate"
+THREAD_DECISIONS = ("resolved", ESCALATE)  # a thread item (kind "thread") is no post: it takes no label
 SYSTEM_REVIEWER = "system:retention"
 MAX_ID = 2**63 - 1  # BIGINT / SQLite INTEGER: a larger id cannot exist, and the drivers cannot even send it
 MAX_OFFSET = MAX_ID
@@ -224,6 +225,14 @@ class ReviewStore:
                 raise NotFound(f"no thread {thread_id!r} has been counted")
             return thread_json(row)
 
+    def thread_view(self, thread_id: str, limit: int | None = None) -> dict[str, Any]:
+        """A thread as the reviewer's thread view shows it (review/threads.py: thread_view); NotFound if unknown."""
+        with self.session() as session:
+            view = threads.thread_view(session, thread_id, limit)
+        if view is None:
+            raise NotFound(f"no thread {thread_id[:80]!r} is known to the review store")
+        return view
+
     def claim(self, item_id: int, reviewer: str) -> dict[str, Any]:
         def change(item: ReviewItem, now: datetime) -> str:
             if item.status not in OPEN_STATUSES:
@@ -235,11 +244,15 @@ class ReviewStore:
         return self._change(item_id, reviewer, change)
 
     def decide(self, item_id: int, reviewer: str, decision: str, note: str | None = None) -> dict[str, Any]:
-        """Record `decision` (one of `labels`, or "escalate"); escalated items may later be decided by anyone."""
-        if decision not in self.decisions:
+        """Record `decision` (one of `labels`, or "escalate"; for a thread item "resolved" or "escalate");
+        escalated items may later be decided by anyone."""
+        if decision not in self.decisions and decision not in THREAD_DECISIONS:
             raise ReviewError(f"decision must be one of {', '.join(self.decisions)}; got {decision!r}")
 
         def change(item: ReviewItem, now: datetime) -> str:
+            allowed = THREAD_DECISIONS if item.kind == "thread" else self.decisions
+            if decision not in allowed:
+                raise ReviewError(f"a {item.kind} item's decision must be one of {', '.join(allowed)}; got {decision!r}")
             if item.status == "decided":
                 raise Conflict(f"item {item_id} was already decided by {item.decided_by}; undo it first")
             if item.purged:

@@ -228,3 +228,62 @@ def under_attack(session: Session, rule: PileOnRule, now: datetime | None = None
             select(Thread.thread_id).where(Thread.status == UNDER_ATTACK, Thread.last_counted_at > now - rule.hold)
         )
     )
+
+
+def thread_view(session: Session, thread_id: str, limit: int | None = None) -> dict[str, Any] | None:
+    """What the reviewer's thread view shows of a thread, or None when the store knows nothing of it.
+
+    `replies`: the thread's queued replies (the only ones with text), riskiest first (P(harassing) high to low,
+    then oldest), at most `limit`; `queued` counts them all. `root`: the disclosure's queue item when the root was
+    queued itself; else `root_text` is the post most of the queued replies answer (their shared `parent_text`),
+    since the store keeps no text of a post it did not queue. `replies_total` (every reply counted under the
+    thread), `replies_counted` (those labelled harassing, hidden or sent to review) and `authors` (distinct author
+    hashes) come from the text-free review_thread_replies rows.
+    """
+    from review.models import item_json, thread_json
+
+    row = session.get(Thread, thread_id)
+    is_reply = (ReviewItem.thread_id == thread_id) & (ReviewItem.kind == "post")
+    is_reply &= ReviewItem.external_id.is_(None) | (ReviewItem.external_id != thread_id)
+    replies = session.scalars(
+        select(ReviewItem).where(is_reply).order_by(ReviewItem.harassing_score.desc(), ReviewItem.id).limit(limit)
+    ).all()
+    queued = session.scalar(select(func.count()).where(is_reply))
+    item = session.scalars(
+        select(ReviewItem).where(ReviewItem.thread_id == thread_id, ReviewItem.kind == "thread").order_by(ReviewItem.id)
+    ).first()
+    root = session.scalars(
+        select(ReviewItem)
+        .where(ReviewItem.external_id == thread_id, ReviewItem.kind == "post")
+        .order_by(ReviewItem.id.desc())
+    ).first()
+    if row is None and item is None and root is None and not queued:
+        return None
+    root_text, root_scores = (root.text, root.scores) if root is not None and not root.purged else (None, None)
+    if root is None:
+        shared = session.execute(
+            select(ReviewItem.parent_text, func.min(ReviewItem.id))
+            .where(is_reply, ReviewItem.parent_text.is_not(None), ReviewItem.purged.is_(False))
+            .group_by(ReviewItem.parent_text)
+            .order_by(func.count().desc(), func.min(ReviewItem.id))
+            .limit(1)
+        ).first()
+        if shared is not None:
+            root_text, root_scores = shared[0], session.get(ReviewItem, shared[1]).parent_scores
+    counted = session.execute(
+        select(func.count(), func.count().filter(ThreadReplyRow.counted.is_(True)),
+               func.count(ThreadReplyRow.author_hash.distinct())).where(ThreadReplyRow.thread_id == thread_id)
+    ).one()  # fmt: skip
+    return {
+        "thread_id": thread_id,
+        "thread": thread_json(row) if row is not None else None,
+        "item": item_json(item) if item is not None else None,
+        "root": item_json(root) if root is not None else None,
+        "root_text": root_text,
+        "root_scores": root_scores,
+        "replies": [item_json(reply) for reply in replies],
+        "queued": int(queued),
+        "replies_total": int(counted[0]),
+        "replies_counted": int(counted[1]),
+        "authors": int(counted[2]),
+    }

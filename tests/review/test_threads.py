@@ -123,7 +123,7 @@ def test_thread_items_are_not_exported_as_training_records(store):
     for n in range(5):
         store.count_reply(reply("t1", n, minutes=n))
     [thread_item] = thread_items(store)
-    store.decide(thread_item["id"], "alice", "harassing")
+    store.decide(thread_item["id"], "alice", "resolved")
 
     assert reviewed_records(store) == ([], 0)
 
