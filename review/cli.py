@@ -94,10 +94,14 @@ def purge(
 
 @review_app.command("status")
 def status(db: DbOption = None) -> None:
-    """Counts of pending, claimed, decided and escalated items."""
-    store, _ = open_store(db)
+    """Counts of pending, claimed, decided and escalated items; each reviewer's exposure today."""
+    from review.wellness import Wellness, status_lines
+
+    store, settings = open_store(db)
     counts = store.counts()
     typer.echo("  ".join(f"{name} {n}" for name, n in counts.items()))
+    for line in status_lines(Wellness.from_settings(store.engine, settings)):
+        typer.echo(line)
 
 
 @review_app.command("add-reviewer")

@@ -14,6 +14,11 @@
                                     (`withyou review serve`); inside `withyou serve` the served bundle's labels
                                     win [unset → withyou.labels.LABELS]
 
+Reviewer wellness (issue 21, review/wellness.py):
+    WITHYOU_REVIEW_BLUR_HARASSING   blur text labelled harassing until revealed, for reviewers who have not set
+                                    their own preference [true]
+    WITHYOU_REVIEW_BREAK_AFTER      harassing items in a row before the UI prompts for a break; 0 = never [10]
+
 Threads and authors (issue 21, review/threads.py; review/README.md has the table):
     WITHYOU_REVIEW_AUTHOR_KEY       HMAC key (≥ 32 characters) for author ids; unset → author ids are dropped and
                                     the repeat-author signal is off
@@ -60,6 +65,8 @@ class ReviewSettings(BaseSettings):
     classify_parents: bool = True
     page_size: int = Field(50, ge=1, le=500)
     bundle: str | None = Field(None, description="bundle (directory or registry ref) whose labels.json reviewers use")
+    blur_harassing: bool = Field(True, description="blur harassing text until revealed (a reviewer may turn it off)")
+    break_after: int = Field(10, ge=0, le=500, description="harassing items in a row before a break prompt; 0: never")
 
     author_key: SecretStr | None = Field(None, description="HMAC key (≥ 32 characters) for author ids; unset: dropped")
     pile_on_count: int = Field(5, ge=1, description="counted replies within the window that put a thread under attack")
