@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = ("jsonl", "csv", "parquet")
-RESULT_TAIL = ("action", "model_version", "lang", "lang_confidence", "reason")  # after id, label, score_<label>…
+RESULT_TAIL = ("action", "model_version", "lang", "lang_confidence", "reason", "stage")  # after id, label, score_<label>…
 LINE_LIMIT = 16 * 1024 * 1024  # bytes: a longer line or CSV field is a broken file (an unclosed quote), not a post
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")  # a CSV cell starting so gets a leading '
 PART_NAME = re.compile(r"part-\d{5}\.parquet(\.tmp)?")
@@ -206,7 +206,7 @@ def parquet_row_count(path: Path) -> int | None:
 
 def flat_row(result: dict[str, Any]) -> dict[str, Any]:
     """A result with `scores` spread into `score_<label>` columns (CSV and Parquet have no nested objects):
-    id, label, score_<label>…, action, model_version, lang, lang_confidence, reason."""
+    id, label, score_<label>…, action, model_version, lang, lang_confidence, reason, stage."""
     scores = {f"score_{label}": score for label, score in result["scores"].items()}
     return {"id": result["id"], "label": result["label"], **scores, **{key: result[key] for key in RESULT_TAIL}}
 

@@ -138,7 +138,7 @@ def score_with_spark(job: ScoreJob, master: str | None = None) -> ScoreSummary:
         ready = time.perf_counter() - started  # Spark session up, model directory written
         result_type = ", ".join(["label STRING", *(f"score_{label} DOUBLE" for label in labels),
                                  "action STRING", "model_version STRING", "lang STRING", "lang_confidence DOUBLE",
-                                 "reason STRING"])  # fmt: skip
+                                 "reason STRING", "stage STRING"])  # fmt: skip
         predict = mlflow.pyfunc.spark_udf(
             spark, str(model_dir), result_type=result_type, env_manager="local",
             model_config={"intra_op_threads": job.ort_threads or 1},
@@ -175,7 +175,7 @@ def write_output(scored, job: ScoreJob, labels: list[str]) -> None:
     writer_target = job.output_uri
     if job.output_format == "jsonl":
         scores = F.struct(*(F.col(f"score_{label}").alias(label) for label in labels)).alias("scores")
-        columns = ["action", "model_version", "lang", "lang_confidence", "reason"]
+        columns = ["action", "model_version", "lang", "lang_confidence", "reason", "stage"]
         scored.select("id", "label", scores, *columns).write.json(writer_target)
     elif job.output_format == "csv":  # the local engine's CSV cells (score_io.csv_cell): no formula runs
         cells = [F.when(F.col(name).rlike(FORMULA_CELL), F.concat(F.lit("'"), F.col(name))).otherwise(F.col(name))

@@ -68,6 +68,7 @@ class ServingMetrics:
     review_events: Any
     languages: Any
     explained: Any
+    stages: Any
 
 
 @cache
@@ -99,6 +100,7 @@ def serving_metrics() -> ServingMetrics:
             "withyou_items_by_language", "classified items by detected language and support", ["lang", "supported"]
         ),
         explained=Counter("withyou_explained_items", "items explained on request"),
+        stages=Counter("withyou_items_by_stage", "classified items by the stage that decided them", ["stage"]),
     )
 
 

@@ -82,6 +82,11 @@ class ClassifyResult(BaseModel):
         None, description=f'why the action differs from the thresholds\' one: "{UNSUPPORTED_REASON}" (never hidden), '
         f'or "{SERVED_PART_REASON}"'
     )
+    stage: Literal["linear", "blend", "transformer"] = Field(
+        "transformer", description='which stage of the bundle decided: "linear" (the cascade: the linear stage found '
+        'the post clearly benign and answered alone, action allow), "blend" (the transformer and the linear stage '
+        'together), or "transformer" (a bundle without a linear stage, or a post in a language it does not read)',
+    )
     explanation: Explanation | None = Field(
         None, description="spans (code-point offsets into text / parent_text) when the item asked to be explained"
     )

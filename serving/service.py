@@ -193,6 +193,7 @@ class WithYou:
             raise invalid_answer(exc) from None
         for result in results:
             self.metrics.items.labels(label=result.label, action=result.action).inc()
+            self.metrics.stages.labels(stage=result.stage).inc()
             supported = "no" if result.reason else "yes"
             self.metrics.languages.labels(lang=result.lang or "und", supported=supported).inc()
         self.hand_to_review(items, results)

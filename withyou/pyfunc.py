@@ -37,8 +37,8 @@ PYFUNC_FILES = ("MLmodel", "pyfunc.py", "code", "requirements.txt", "python_env.
 
 
 def pyfunc_signature(labels: list[str]):
-    """Input text + optional parent_text; output label, one score column per label, action, model_version and the
-    language fields of withyou.bundle.Prediction (lang, lang_confidence, reason)."""
+    """Input text + optional parent_text; output label, one score column per label, action, model_version, the
+    language fields of withyou.bundle.Prediction (lang, lang_confidence, reason) and the stage that decided."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
@@ -46,7 +46,8 @@ def pyfunc_signature(labels: list[str]):
     outputs = Schema(
         [ColSpec("string", "label"), *(ColSpec("double", f"score_{label}") for label in labels),
          ColSpec("string", "action"), ColSpec("string", "model_version"), ColSpec("string", "lang", required=False),
-         ColSpec("double", "lang_confidence"), ColSpec("string", "reason", required=False)]
+         ColSpec("double", "lang_confidence"), ColSpec("string", "reason", required=False),
+         ColSpec("string", "stage")]
     )  # fmt: skip
     return ModelSignature(inputs=inputs, outputs=outputs)
 

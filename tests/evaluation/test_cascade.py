@@ -4,9 +4,6 @@ at most 0.5 % of actions and never a hide on a disclosure, and the posts it answ
 from __future__ import annotations
 
 import dataclasses
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -81,15 +78,10 @@ def test_realistic_mix_is_mostly_benign(tiny_model):
 
 @pytest.fixture(scope="module")
 def cascade_bundle(tiny_model, tmp_path_factory):
-    from training.linear import add_linear_stage
+    from tests.blend_bundle import with_linear_stage
     from withyou.integrity import read_json, write_bundle_json
 
-    bundle = Path(shutil.copytree(tiny_model.bundle, tmp_path_factory.mktemp("cascade") / "bundle"))
-    splits = tiny_model.splits
-    logits = Classifier.from_bundle(bundle).logits([r.text for r in splits["validation"]],
-                                                   [r.parent_text for r in splits["validation"]])
-    add_linear_stage(bundle, splits["train"], np.ones(len(splits["train"])), splits["validation"], logits,
-                     max_features=2000, min_df=1, C=4.0)
+    bundle = with_linear_stage(tiny_model.bundle, tiny_model.splits, tmp_path_factory.mktemp("cascade") / "bundle")
     blend = read_json(bundle / "blend.json")
     write_bundle_json(bundle, "blend.json", {**blend, "cascade": {"linear_allow_below": 0.2}})
     write_bundle_json(bundle, "thresholds.json", {"review": 0.3, "hide": 0.8})

@@ -57,7 +57,7 @@ def test_jsonl_results_match_the_classifier_and_the_http_shape(fp32_bundle, tmp_
     expected = Classifier.from_bundle(fp32_bundle).predict([Item(**row) for row in rows])
     assert [r["id"] for r in out] == [row["id"] for row in rows]
     assert [(r["label"], r["action"]) for r in out] == [(p.label, p.action) for p in expected]
-    assert list(out[0]) == ["id", "label", "scores", "action", "model_version", "lang", "lang_confidence", "reason"]
+    assert list(out[0]) == ["id", "label", "scores", "action", "model_version", "lang", "lang_confidence", "reason", "stage"]
     assert [(r["lang"], r["reason"]) for r in out] == [(p.lang, p.reason) for p in expected]
     for row, prediction in zip(out, expected):
         assert row["scores"] == pytest.approx(prediction.scores, abs=1e-5)
@@ -118,7 +118,7 @@ def test_csv_in_parquet_out_with_configured_column_names(tiny_bundle, tmp_path):
     table = pq.read_table(tmp_path / "out.parquet")
     labels = Classifier.from_bundle(tiny_bundle).labels
     assert table.column_names == ["id", "label", *(f"score_{label}" for label in labels), "action", "model_version",
-                                  "lang", "lang_confidence", "reason"]  # fmt: skip
+                                  "lang", "lang_confidence", "reason", "stage"]  # fmt: skip
     assert table.column("id").to_pylist() == ["c1", "c2"]
     assert read_jsonl(tmp_path / "out.parquet.rejects.jsonl") == [{"row": 3, "id": "c3", "reason": "missing body"}]
 

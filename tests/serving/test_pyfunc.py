@@ -72,7 +72,7 @@ def test_champion_loads_as_pyfunc_and_predicts_like_the_classifier_without_torch
     classifier = Classifier.from_bundle(tiny_bundle)
     expected = classifier.predict([Item(text=p["text"], parent_text=p["parent_text"] or None) for p in POSTS])
     assert answer["columns"] == ["label", *(f"score_{label}" for label in classifier.labels), "action", "model_version",
-                                 "lang", "lang_confidence", "reason"]  # fmt: skip
+                                 "lang", "lang_confidence", "reason", "stage"]  # fmt: skip
     assert [row["label"] for row in answer["rows"]] == [p.label for p in expected]
     assert [row["action"] for row in answer["rows"]] == [p.action for p in expected]
     for row, prediction in zip(answer["rows"], expected):
