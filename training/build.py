@@ -11,6 +11,13 @@ split, CrowdCounter Test; written to benchmarks/<source>.jsonl, never trained on
 text or parent is a benchmark post is dropped) → drop duplicate ids → exact and near duplicates (training/dedup.py)
 → optional caps → grouped split (training/split.py) → write.
 A missing dataset folder is a notice, not an error: the seed corpus alone builds.
+
+Opt-in rows — the seed corpus in other languages (datasets/seed/lang/*.jsonl, `SEED_LANGUAGES_DIR`, read only under
+the MULTILINGUAL opt-in) and the rows of opt-in sources — are added without moving any base record: they come after
+every base record and rank below it in de-duplication, are capped on their own, and are split on their own
+(training.split.assign_opt_in_splits: stratified by language too, a conversation the base already holds keeps its
+split). So the base rows, and the English test split, are the same records in the same splits as in the default
+build, and every seed language is held out in validation and test (`check_held_out_languages`).
 Extra labelled files (`extra`, e.g. review exports) join after the split without moving any base record
 (see add_extra_records), so a model trained on the build without them is tested on the same test split.
 """
@@ -38,11 +45,15 @@ from training.adapters import (
 from training.config import BuildConfig
 from training.dedup import deduplicate, normalize_text
 from training.manifest import content_hash, count_table, shortcut_risks, skipped_summary
-from training.sources import Source, default_source_names, load_sources, present_files, sha256_file
-from training.split import SPLITS, assign_splits
+from training.sources import MULTILINGUAL, Source, default_source_names, load_sources, present_files, sha256_file
+from training.split import SPLITS, assign_opt_in_splits, assign_splits
 from withyou.records import DataError, Record, iter_jsonl, write_jsonl
 
-SEED_TIER, PUBLIC_TIER, EXTRA_TIER = 0, 1, 2
+SEED_TIER, PUBLIC_TIER, OPT_IN_SEED_TIER, OPT_IN_PUBLIC_TIER, EXTRA_TIER = 0, 1, 2, 3, 4
+"""De-duplication priority (lower wins): the base seed corpus, base public data, then the opt-in rows, which never
+displace a base row (the seed in other languages over opt-in public data)."""
+SEED_LANGUAGES_DIR = "lang"
+"""The seed corpus in other languages: <seed_dir>/lang/<lang>.jsonl, read only by a build that opts into MULTILINGUAL."""
 
 
 @dataclass
@@ -172,22 +183,31 @@ def write_atomic_jsonl(path: Path, records: Iterable[Record]) -> int:
 
 def read_all(
     config: BuildConfig, selected: list[Source], steps, notices: Notices
-) -> tuple[list[Record], dict[str, ReadLog], dict[str, SourceStatus]]:
-    """Seed corpus first (it wins exact-duplicate ties), then each selected public dataset."""
+) -> tuple[list[Record], list[Record], dict[str, ReadLog], dict[str, SourceStatus]]:
+    """Base and opt-in records (module docstring): the seed corpus first (it wins exact-duplicate ties), then each
+    selected public dataset; the seed in other languages and the opt-in sources make up the opt-in part."""
     logs = {"seed": ReadLog(config.strict)}
     statuses: dict[str, SourceStatus] = {}
     with steps.task("reading seed corpus") as tick:
         records = collect(read_seed(config.seed_dir, logs["seed"]), tick)
     if not records:
         notices(f"seed corpus: no records under {config.seed_dir}")
+    opt_in: list[Record] = []
+    if MULTILINGUAL in config.opt_in:
+        folder = Path(config.seed_dir) / SEED_LANGUAGES_DIR
+        logs["seed_languages"] = ReadLog(config.strict)
+        with steps.task("reading seed corpus in other languages") as tick:
+            opt_in = collect(read_seed(folder, logs["seed_languages"]), tick)
+        if not opt_in:
+            notices(f"seed corpus: no records in other languages under {folder}")
     for source in selected:
         logs[source.name] = ReadLog(config.strict)
         with steps.task(f"reading {source.name}") as tick:
             rows, statuses[source.name] = read_public(source, config, logs[source.name], notices, tick)
-        records.extend(rows)
-    if not records:
+        (opt_in if source.opt_in else records).extend(rows)
+    if not records and not opt_in:
         raise DataError("nothing to build: no seed records and no public dataset could be read")
-    return records, logs, statuses
+    return records, opt_in, logs, statuses
 
 
 def write_splits(out_dir: Path, records: list[Record], manifest: dict) -> None:
@@ -209,29 +229,39 @@ def build_dataset(config: BuildConfig, progress=None, notices: Notices | None = 
     notices = notices or Notices()
     sources = load_sources(config.sources_file)
     selected = select_sources(sources, config)
-    records, logs, statuses = read_all(config, selected, steps, notices)
+    base, opt_in, logs, statuses = read_all(config, selected, steps, notices)
+    opt_in_objects = {id(r) for r in opt_in}  # the records stay the same objects until the split
 
-    records, noncommercial = drop_noncommercial(records, config.exclude_noncommercial)
+    def tier(record: Record) -> int:
+        public = record.source in sources
+        if id(record) in opt_in_objects:
+            return OPT_IN_PUBLIC_TIER if public else OPT_IN_SEED_TIER
+        return PUBLIC_TIER if public else SEED_TIER
+
+    records, noncommercial = drop_noncommercial([*base, *opt_in], config.exclude_noncommercial)
     records, benchmarks = set_benchmarks_aside(records)
     records, overlap = drop_benchmark_overlap(records, benchmarks)
     records, duplicate_ids = drop_duplicate_ids(records, config.strict)
     with steps.task("removing duplicates", total=len(records)) as tick:
         records, dedup = deduplicate(
             records,
-            lambda r: PUBLIC_TIER if r.source in sources else SEED_TIER,
+            tier,
             threshold=config.near_dup_threshold,
             num_perm=config.near_dup_num_perm,
             min_words=config.near_dup_min_words,
             progress=tick,
         )
-    records, capped = apply_caps(records, sources, config)
+    base = [r for r in records if id(r) not in opt_in_objects]
+    opt_in = [r for r in records if id(r) in opt_in_objects]
+    base, capped = apply_caps(base, sources, config)
+    opt_in, capped_opt_in = apply_caps(opt_in, sources, config)
+    fractions = dict(validation_fraction=config.validation_fraction, test_fraction=config.test_fraction, seed=config.seed)
     with steps.task("splitting (grouped, stratified)"):
-        records = assign_splits(
-            records,
-            validation_fraction=config.validation_fraction,
-            test_fraction=config.test_fraction,
-            seed=config.seed,
-        )
+        records = assign_splits(base, **fractions)
+        if opt_in:
+            opt_in = assign_opt_in_splits(opt_in, records, **fractions)
+            check_held_out_languages(opt_in)
+            records += opt_in
     extra_summary: dict = {}
     if config.extra:
         logs["extra"] = ReadLog(config.strict)
@@ -249,7 +279,8 @@ def build_dataset(config: BuildConfig, progress=None, notices: Notices | None = 
         "benchmarks": {name: benchmark_summary(rows) for name, rows in sorted(benchmarks.items())},
         "benchmark_overlap_removed": overlap,
         "sampling_weights": {source.name: dict(source.weight) for source in selected if source.weight},
-        "capped": capped,
+        "capped": {**capped, **capped_opt_in},
+        "languages": language_counts(records),
         "skipped": skipped_summary(logs),
         "excluded": {name: dict(log.excluded) for name, log in logs.items() if log.excluded},
         "shortcut_risks": shortcut_risks(records),
@@ -258,7 +289,11 @@ def build_dataset(config: BuildConfig, progress=None, notices: Notices | None = 
         "seed": config.seed,
         "seed_corpus": {
             "dir": str(config.seed_dir),
-            "files": {Path(p).name: sha256_file(Path(p)) for p in logs["seed"].files},
+            "files": {
+                **{Path(p).name: sha256_file(Path(p)) for p in logs["seed"].files},
+                **{f"{SEED_LANGUAGES_DIR}/{Path(p).name}": sha256_file(Path(p))
+                   for p in (logs["seed_languages"].files if "seed_languages" in logs else ())},
+            },
         },
         "sources": {name: asdict(status) for name, status in statuses.items()},
         "extra": extra_summary,
@@ -272,6 +307,26 @@ def build_dataset(config: BuildConfig, progress=None, notices: Notices | None = 
 
 
 BENCHMARKS_DIR = "benchmarks"
+
+
+def language_counts(records: list[Record]) -> dict[str, dict[str, int]]:
+    """split → language → rows (the manifest's `languages`)."""
+    counts = Counter((r.split, r.lang) for r in records)
+    return {split: {lang: n for (s, lang), n in sorted(counts.items()) if s == split} for split in SPLITS}
+
+
+def check_held_out_languages(opt_in: list[Record]) -> None:
+    """Every language of the seed corpus in other languages must be held out in validation and in test (the
+    per-language numbers of `withyou evaluate` are read there); raise DataError naming the language otherwise."""
+    seeded = Counter((r.lang, r.split) for r in opt_in if r.source == "seed")
+    for lang in sorted({lang for lang, _ in seeded}):
+        missing = [split for split in ("validation", "test") if not seeded[(lang, split)]]
+        if missing:
+            rows = sum(n for (code, _), n in seeded.items() if code == lang)
+            raise DataError(
+                f"seed corpus in {lang!r}: none of its {rows} rows landed in {' or '.join(missing)}; write more "
+                f"conversations in {SEED_LANGUAGES_DIR}/{lang}.jsonl (each language is held out in validation and test)"
+            )
 
 
 def drop_noncommercial(records: list[Record], exclude: bool) -> tuple[list[Record], dict[str, int]]:
