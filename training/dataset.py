@@ -56,6 +56,32 @@ def load_dataset(dataset_dir: Path | str | None = None) -> DatasetSplits:
     return DatasetSplits(path=root, manifest=manifest, **splits)
 
 
+def trained_languages(records: list[Record], min_rows_per_label: int) -> tuple[str, ...]:
+    """The languages a model trained on `records` (the training split) is trained on, for the bundle's `languages`:
+    each language with at least `min_rows_per_label` rows of every label (TrainConfig.language_min_rows_per_label)
+    that a bundle may list (withyou.language.SERVABLE_LANGUAGES), most rows first. When none reaches it (a handful
+    of rows), the language with the most rows: a bundle lists at least one."""
+    from withyou.language import SERVABLE_LANGUAGES
+
+    rows = Counter(r.lang for r in records)
+    per_label = Counter((r.lang, r.label) for r in records)
+    ranked = sorted(rows, key=lambda lang: (-rows[lang], lang))
+    listed = tuple(lang for lang in ranked if lang in SERVABLE_LANGUAGES
+                   and all(per_label[(lang, label)] >= min_rows_per_label for label in LABELS))
+    return listed or tuple(lang for lang in ranked if lang in SERVABLE_LANGUAGES)[:1]
+
+
+def check_opt_in(dataset: DatasetSplits, opt_in: tuple[str, ...]) -> None:
+    """Raise DataError unless the dataset was built with every opt-in source set in `opt_in` (its manifest's config)."""
+    built_with = tuple((dataset.manifest.get("config") or {}).get("opt_in") or ())
+    if missing := [name for name in opt_in if name not in built_with]:
+        raise DataError(
+            f"this training asks for data built with --opt-in {','.join(missing)}; {dataset.path} was built with "
+            f"{', '.join(built_with) or 'no opt-in set'}: run `withyou data build --opt-in {','.join(opt_in)}` first "
+            "(or pass --dataset DIR of such a build)"
+        )
+
+
 def label_ids(records: list[Record]) -> np.ndarray:
     return np.array([LABEL_TO_ID[r.label] for r in records], dtype=np.int64)
 

@@ -41,7 +41,8 @@ def train(
         str,
         typer.Option(
             help="default (the main job: ≤ 20 min on 2 cores) · full (release quality: ≤ 60 min on 2 cores) · "
-            "fast (a dozen steps, for tests and smoke runs)"
+            "fast (a dozen steps, for tests and smoke runs) · multilingual (multilingual-e5-small on a dataset built "
+            "with `withyou data build --opt-in multilingual`)"
         ),
     ] = "default",
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Built dataset [default: artifacts/dataset]")] = None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from training.config import TrainConfig
-from training.dataset import DatasetSplits, label_ids, load_dataset
+from training.dataset import DatasetSplits, check_opt_in, label_ids, load_dataset, trained_languages
 from withyou import paths
 from withyou.encoding import NORMALIZATION, PARENT_FIRST, POST_FIRST
 from withyou.labels import LABEL_TO_ID, LABELS
@@ -94,6 +95,7 @@ def run_training(config: TrainConfig) -> TrainOutcome:
     started = time.perf_counter()
     resolve_base_model(config.base_model)  # a wrong path fails here, before an MLflow run is opened
     dataset = load_dataset(config.dataset_dir)
+    check_opt_in(dataset, config.opt_in)
     model_version = new_model_version(dataset.content_hash)
     model_dir = paths.models_dir(config.artifacts_dir) / model_version
     run = TrainingRun(config.as_params(), dataset.content_hash, model_version, config.tags) if config.track else None
@@ -111,7 +113,8 @@ def run_training(config: TrainConfig) -> TrainOutcome:
 
         save_checkpoint(fit, model_dir / "checkpoint")
         info = {"model_version": model_version, "base_model": config.base_model, "data_hash": dataset.content_hash,
-                "max_length": config.max_length, "text_normalization": NORMALIZATION, "segments": POST_FIRST}
+                "max_length": config.max_length, "text_normalization": NORMALIZATION, "segments": POST_FIRST,
+                "languages": list(trained_languages(dataset.train, config.language_min_rows_per_label))}
         write_json(model_dir / "checkpoint" / CHECKPOINT_INFO, info)
         joblib.dump(baseline, model_dir / "baseline.joblib")
         parity = export_bundle(
@@ -132,7 +135,8 @@ def run_training(config: TrainConfig) -> TrainOutcome:
         report = {
             **info,
             "config": config.as_params(),
-            "dataset": {"path": str(dataset.path), "counts": {s: len(getattr(dataset, s)) for s in ("train", "validation", "test")}},
+            "dataset": {"path": str(dataset.path), "counts": {s: len(getattr(dataset, s)) for s in ("train", "validation", "test")},
+                        "train_rows_per_language": dict(Counter(r.lang for r in dataset.train).most_common())},
             "history": [asdict(epoch) for epoch in fit.history],
             "best_epoch": fit.best_epoch,
             "stopped_by": fit.stopped_by,

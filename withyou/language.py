@@ -90,6 +90,9 @@ DETECTED_LANGUAGES = (
     "zxx",
 )  # fmt: skip
 """py3langid's classes the detector chooses among (module docstring), HINDI_LATIN added to them."""
+SERVABLE_LANGUAGES = (*(code for code in DETECTED_LANGUAGES if len(code) == 2), HINDI_LATIN)
+"""The codes a bundle may list in `languages`: the detector's ISO 639-1 answers and hi-Latn (not its dialect
+classes nor "no linguistic content"); training lists no other (training.dataset.trained_languages)."""
 HINDI_LATIN_TEXTS = Path(__file__).with_name("language_hi_latn.json")
 """The sentences (a JSON array of strings) the hi-Latn class is estimated from."""
 HINDI_LATIN_MIX = 0.9
