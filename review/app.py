@@ -35,6 +35,7 @@ from review import api, ui
 from review.config import ReviewSettings, get_review_settings, label_set
 from review.security import Reviewers, ReviewerAuth, SecurityHeaders, UnexpectedErrors, wants_json
 from review.store import ReviewError, ReviewStore
+from review.wellness import Wellness
 from withyou.logs import configure_logging
 
 logger = logging.getLogger("withyou.review")
@@ -83,6 +84,7 @@ def build_app(settings: ReviewSettings, store: ReviewStore | None = None, labels
     app.state.reviewers = reviewers
     app.state.store = store
     app.state.labels = labels
+    app.state.wellness = Wellness.from_settings(store.engine, settings)
     app.include_router(api.router)
     app.include_router(ui.router)
     # Claim every path and method under /review, so unknown ones also pass authentication (BentoML's mount is

@@ -84,7 +84,8 @@ def start_review_server(bundle: Path, directory: Path, db: Path, **env: str) -> 
         "--review-threshold", "0.0",
         "--hide-threshold", "1.0",
         "--review-sink", SINK,
-        env={"WITHYOU_REVIEW_DB": str(db), "WITHYOU_REVIEW_REVIEWERS_FILE": str(write_reviewers(directory)), **env},
+        env={"WITHYOU_REVIEW_DB": str(db), "WITHYOU_REVIEW_REVIEWERS_FILE": str(write_reviewers(directory)),
+             "WITHYOU_REVIEW_BREAK_AFTER": "0", **env},  # many tests share alice: no break prompt in their way
     )  # fmt: skip
     return ReviewServer(server, db, directory)
 
