@@ -94,7 +94,7 @@ def resolve_thread(
         raise ReviewError(f"item {item_id} is not a thread item")
     if decision not in THREAD_DECISIONS:
         raise ReviewError(f"a thread's decision must be one of {', '.join(THREAD_DECISIONS)}; got {decision[:40]!r}")
-    done = [text for flag, text in ((locked, RESOLUTION_NOTES["locked"]), (support_sent, RESOLUTION_NOTES["support_sent"])) if flag]
+    done = [RESOLUTION_NOTES[name] for name, flag in (("locked", locked), ("support_sent", support_sent)) if flag]
     parts = ["; ".join(done)] if done else []
     parts += [note.strip()] if note and note.strip() else []
     return store.decide(item_id, reviewer, decision, " · ".join(parts) or None)

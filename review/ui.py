@@ -216,7 +216,8 @@ def thread_bulk_form(
     """One bulk action on the thread's replies (review/thread_actions.py); back to the thread view with the tally."""
     check_csrf(request, csrf_token)
     result = bulk_action(store_of(request), thread_id, reviewer_of(request), action, min_score, item_id)
-    return redirect(request, thread_path(thread_id, done=action, changed=len(result.decided), skipped=len(result.skipped)))
+    tally = {"done": action, "changed": len(result.decided), "skipped": len(result.skipped)}
+    return redirect(request, thread_path(thread_id, **tally))
 
 
 @router.post("/items/{item_id}/resolve", name="resolve_form")

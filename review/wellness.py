@@ -200,8 +200,11 @@ class Wellness:
             rows = [ExposureEvent(reviewer=reviewer, event="seen", via=check_via("seen", via), item_id=item["id"],
                                   harassing=is_harassing(item), at=now) for item in items]  # fmt: skip
             if not blur:
-                rows += [ExposureEvent(reviewer=reviewer, event="reveal", via="unblurred", item_id=item_id,
-                                       harassing=True, at=now) for item_id in harassing if item_id not in revealed]  # fmt: skip
+                rows += [
+                    ExposureEvent(reviewer=reviewer, event="reveal", via="unblurred", item_id=item_id, harassing=True,
+                                  at=now)
+                    for item_id in harassing if item_id not in revealed
+                ]  # fmt: skip
                 revealed = set(harassing)
             session.add_all(rows)
         return revealed
