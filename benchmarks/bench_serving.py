@@ -6,7 +6,13 @@ scenario stops after --seconds or --max-requests, whichever comes first, and the
 
 Scenarios: single-item and batched (--batch items) requests, each with 1 and 16 concurrent clients. The two
 servers run one after the other, never at once, so neither steals the other's cores. Posts come from the seed
-corpus (datasets/seed/), with their parent posts where they have one.
+corpus (datasets/seed/), with their parent posts where they have one; the `mix` scenarios send the realistic mix
+instead (evaluation/cascade.py: mostly benign posts, 5 % harassing, drawn from the built dataset's test split —
+the traffic a bundle's cascade is for).
+
+Speed is never reported without quality: --metrics names the bundle's evaluation (metrics.json of `withyou
+evaluate`) and its real-text figures, served model beside the linear baseline, are printed and written with the
+speed figures.
 
 Prints per scenario: texts/s, request latency p50/p99, 503s and other errors; then the throughput ratio and the
 RSS of each server's worker process (psutil, measured after the load). --json writes the figures to a file.
@@ -117,9 +123,23 @@ async def run_load(url: str, posts: list[dict], clients: int, batch: int, second
     return texts, latencies, statuses, time.perf_counter() - started
 
 
+def load_mix(dataset: Path) -> list[dict]:
+    """The realistic mix (evaluation.cascade.realistic_mix) of `dataset`'s test split."""
+    from evaluation.cascade import realistic_mix
+
+    test = dataset / "test.jsonl"
+    if not test.is_file():
+        raise SystemExit(f"no {test}: build the dataset (withyou data build) or pass --dataset DIR")
+    return [{"text": r.text, "parent_text": r.parent_text} for r in realistic_mix(read_jsonl(test))]
+
+
+def scenarios(posts: list[dict], mix: list[dict], batch: int) -> list[tuple[str, list[dict], int]]:
+    return [("single", posts, 1), ("batched", posts, batch), ("mix", mix, 1), ("mix", mix, batch)]
+
+
 def bench_service(name: str, url: str, posts: list[dict], args: argparse.Namespace) -> list[ScenarioResult]:
     results = []
-    for scenario, batch in (("single", 1), ("batched", args.batch)):
+    for scenario, posts, batch in scenarios(posts, args.mix, args.batch):
         for clients in CLIENT_COUNTS:
             asyncio.run(run_load(url, posts, clients, batch, 1.0, 2 * clients))  # connections and caches warm
             texts, latencies, statuses, elapsed = asyncio.run(
@@ -215,6 +235,25 @@ def report(withyou: ServiceRun, baseline: ServiceRun) -> dict:
     }
 
 
+def quality(metrics_path: Path | None) -> dict | None:
+    """The real-text figures of the served bundle's evaluation, beside the linear baseline's, printed."""
+    if metrics_path is None:
+        print("\nquality: not given (--metrics PATH to the bundle's metrics.json) — speed alone says nothing")
+        return None
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    rows = {}
+    for name, bench in (metrics.get("benchmarks") or {}).items():
+        for column in ("model", "baseline"):
+            figures = bench.get(column) or {}
+            for key in ("macro_f1", "counter_speech_harassing_rate", "hate_caught_rate"):
+                if figures.get(key) is not None:
+                    rows[f"{name} {key} ({column})"] = figures[key]
+    print(f"\nquality of the served bundle ({metrics_path}):")
+    for key, value in rows.items():
+        print(f"  {key:60s} {value:.4f}")
+    return {"metrics": str(metrics_path), "real_text": rows, "stages": (metrics.get("stages") or {}).get("coverage")}
+
+
 def shipped_graph(bundle: Path) -> str:
     """int8, or fp32 when export's parity check rejected int8 (metadata.json parity.shipped)."""
     metadata = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
@@ -230,8 +269,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="items per batched request")
     parser.add_argument("--skip-baseline", action="store_true", help="measure WithYou only")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--dataset", type=Path, default=REPO_ROOT / "artifacts" / "dataset",
+                        help="built dataset whose test split gives the realistic mix")
+    parser.add_argument("--metrics", type=Path, help="the bundle's evaluation metrics.json (real-text quality)")
     args = parser.parse_args()
     args.bundle = args.bundle.resolve()
+    args.mix = load_mix(args.dataset)
     posts = load_posts()
     logs = Path(tempfile.mkdtemp(prefix="withyou-bench-"))
     print(f"{len(posts)} seed posts, {len(os.sched_getaffinity(0))} cores, server logs in {logs}", flush=True)
@@ -240,6 +283,7 @@ def main() -> None:
         return
     baseline = run_baseline(args, posts, logs)
     figures = report(withyou, baseline)
+    figures["quality"] = quality(args.metrics)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")

@@ -30,6 +30,7 @@ from evaluation.faithfulness import faithfulness_section
 from evaluation.functional import DEFAULT_CASES_PATH, load_cases, run_functional
 from evaluation.gate import SERVED, GateVerdict, compare, floor, same_label_set, scorecard
 from evaluation.int8 import REFERENCE_GRAPH, int8_decision
+from evaluation.languages import language_card, languages_section
 from evaluation.metrics import (
     HARASSING,
     classification_metrics,
@@ -38,7 +39,7 @@ from evaluation.metrics import (
     reliability_bins,
 )
 from evaluation.peers import BaselineError, BaselineScorer, four_label_summary, peer_section
-from evaluation.stages import fit_and_record_cascade, stage_scorers, stages_section
+from evaluation.stages import fit_and_record_cascade, remember, stage_scorers, stages_section
 from evaluation.slices import slice_masks, slice_metrics
 from evaluation.thresholds import (
     choose_thresholds,
@@ -136,7 +137,7 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
     """Run the whole evaluation of one bundle (see module docstring) and return its results; writes the bundle
     files only when `config.write_bundle`."""
     bundle_dir = Path(bundle_dir)
-    classifier = Classifier.from_bundle(bundle_dir, batch_size=config.batch_size)
+    classifier = remember(Classifier.from_bundle(bundle_dir, batch_size=config.batch_size))
     data = data or load_eval_data(config.dataset_dir)
     extra = {str(path): _read_extra(path) for path in config.extra}  # a bad line fails before any scoring
     scorer = BundleScorer(classifier)
@@ -203,6 +204,10 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
     scorers = {SERVED: scorer, **columns,
                **({"baseline": baseline, "profanity_check": profanity_probs} if config.peers else {})}
     _real_text_sections(evaluation, data, scorers, choice.thresholds, config)
+    metrics["languages"] = languages_section(  # one table per language (evaluation/languages.py)
+        scorer, classifier.languages, data.test, test_probs, choice.thresholds,
+        english_bias=metrics["bias"].get(SERVED), cases_path=config.cases_path, asked=config.languages,
+    )
     if columns:
         _stages_section(evaluation, classifier, data, columns, choice.thresholds, cascade, config)
     metrics["floor"] = floor(metrics).to_json()
@@ -286,7 +291,8 @@ def gate_against(champion_ref: str, challenger: Evaluation, data: EvalData, conf
 
     champion_dir = resolve_bundle(champion_ref)
     same_label_set(challenger.metrics["labels"], read_labels(champion_dir, read_metadata(champion_dir)))
-    champion_config = replace(config, write_bundle=False, peers=False, log_mlflow=False, shown_errors=0, extra=[])
+    champion_config = replace(config, write_bundle=False, peers=False, log_mlflow=False, shown_errors=0, extra=[],
+                              languages=challenger.metrics["languages"]["graded"])  # the same language tables
     champion = evaluate_bundle(champion_dir, champion_config, data)
     return compare(
         scorecard(challenger.metrics), scorecard(champion.metrics), config.tolerance,
@@ -419,7 +425,8 @@ def headline(metrics: dict[str, Any]) -> dict[str, Any]:
         ),
         **{f"real_{key}": value for key, value in scorecard(metrics).items()
            if key not in ("test_macro_f1", "disclosure_to_harassing_rate", "functional_pass_rate")
-           and not key.startswith("canonical_")},
+           and not key.startswith("canonical_") and key not in language_card(metrics)},
+        **language_card(metrics),
         **{key: (metrics.get("canonical_disclosures") or {}).get(name)
            for key, name in (("canonical_harassing_rate", "harassing_rate"), ("canonical_hide_share", "hide_share"))},
         "int8_label_agreement_fitted": int8.get("label_agreement") if int8.get("checked") else None,

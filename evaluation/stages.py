@@ -30,6 +30,35 @@ COLUMNS = ("transformer", "linear", "cascade")
 """Evaluation columns of a bundle with a linear stage, beside `model` (the blend)."""
 
 
+class Remembered:
+    """A scoring function (texts, parents → rows) that scores each distinct (text, parent) once per evaluation.
+
+    Evaluation grades the same posts in several columns (the blend, the transformer alone, the cascade), each of
+    which runs the transformer and the linear stage on them; `remember` puts this in front of a Classifier's
+    `logits` and `linear_probabilities`, so each post costs one run of each."""
+
+    def __init__(self, score: Callable[..., np.ndarray]) -> None:
+        self.score, self.rows = score, {}
+
+    def __call__(self, texts: Sequence[str], parent_texts: Sequence[str | None] | None = None) -> np.ndarray:
+        keys = list(zip(texts, parent_texts if parent_texts is not None else [None] * len(texts)))
+        missing = list(dict.fromkeys(key for key in keys if key not in self.rows))
+        if missing:
+            scored = self.score([text for text, _ in missing], [parent for _, parent in missing])
+            self.rows.update(zip(missing, scored))
+        if not keys:
+            return self.score([], [])
+        return np.stack([self.rows[key] for key in keys])
+
+
+def remember(classifier: Classifier) -> Classifier:
+    """`classifier` with its transformer logits and linear probabilities remembered per post (`Remembered`)."""
+    classifier.logits = Remembered(classifier.logits)  # type: ignore[method-assign]
+    if classifier.linear is not None:
+        classifier.linear_probabilities = Remembered(classifier.linear_probabilities)  # type: ignore[method-assign]
+    return classifier
+
+
 def stage_scorers(classifier: Classifier, thresholds: Thresholds) -> dict[str, Scorer]:
     """transformer (its own softmax, T = 1), linear, and cascade (at `thresholds`) — LABELS-ordered columns."""
     columns = [classifier.labels.index(label) for label in LABELS]

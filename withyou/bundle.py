@@ -14,12 +14,16 @@ A bundle is a directory:
     metadata.json       model_version, base_model, data_hash, labels (training order), encoding (pair or single,
                         max length, truncation, pad id, token_type_ids: withyou.encoding.EncodingSpec),
                         text_normalization, languages (ISO 639-1 codes the model was trained on; absent = ["en"]),
-                        parity and int8 agreements, metrics, created_at, library_versions, and `files`: SHA-256 and
-                        size of every other file
+                        parity and int8 agreements, metrics, created_at, library_versions, `stages` (["transformer"]
+                        or ["transformer", "linear"]), and `files`: SHA-256 and size of every other file
+    linear.json, linear.npz   with a linear stage: TF-IDF vocabularies, idf, coefficients as plain data
+                        (withyou/linear.py; never a pickle — a bundle holding one is refused)
+    blend.json          with a linear stage: the blend's weight, the languages the linear stage reads, the cascade's
+                        bar (withyou/blend.py); the temperature and thresholds are then the blend's
 
 Every file is checked before the first prediction (withyou/integrity.py; `verify_bundle` adds a probe run), and
 anything wrong is a BundleError naming the file. Reading a bundle needs onnxruntime, tokenizers and numpy only —
-never torch (tests/withyou/test_bundle.py proves it). `Classifier.from_bundle(path).predict(items)` is the one
+never torch, never unpickling (tests/withyou/test_bundle.py proves it). `Classifier.from_bundle(path).predict(items)` is the one
 entry point used by evaluation, serving and batch scoring.
 """
 

@@ -30,6 +30,11 @@ The work is written as plans (`explanation_plan`): generators that yield the enc
 receive their probabilities. `explain` runs plans directly; the server's scheduler (serving/scheduler.py) runs them
 a chunk at a time beside classification, so explanation work is admitted, shared and cancelled in model runs.
 
+What is explained is the transformer stage (its calibrated probabilities). For a bundle with a linear stage
+(withyou/blend.py) the served answer is the blend or the cascade's linear stage, whose own weights are its n-gram
+coefficients; the explanation then says which words moved the transformer, and its `label` may differ from the
+served one on a post the two stages read differently.
+
 Faithfulness of these weights is measured, not assumed: evaluation/faithfulness.py (ERASER comprehensiveness
 and sufficiency against random words).
 """
