@@ -53,6 +53,10 @@ def evaluate(
     faithfulness_posts: int = typer.Option(
         D.faithfulness_posts, min=0, help="Test posts whose explanations are graded for faithfulness (0 skips it)."
     ),
+    language: list[str] = typer.Option(
+        [], help="Also grade this language (repeatable), e.g. fr for what a model that does not list it does with "
+        "it; the bundle's own languages are always graded (evaluation/languages.py)."
+    ),
 ) -> None:
     """Evaluate a model bundle on the test split: metrics, calibration, thresholds, functional suite, report, gate."""
     from evaluation.config import EvaluationError
@@ -63,7 +67,7 @@ def evaluate(
             precision_target=precision_target, recall_target=recall_target, ece_bins=ece_bins,
             short_words=short_words, batch_size=batch_size, tolerance=tolerance, write_bundle=not no_write_bundle,
             log_mlflow=not no_mlflow, peers=not no_peers, shown_errors=shown_errors,
-            faithfulness_posts=faithfulness_posts,
+            faithfulness_posts=faithfulness_posts, languages=list(language),
         )
     except EvaluationError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -125,6 +129,7 @@ def print_summary(metrics: dict, html_path: Path, metrics_path: Path) -> None:
         f"{pct(h['functional_pass_rate_with_context'])} with it, {pct(h['functional_pass_rate_without_context'])} without)",
         *canonical_lines(metrics),
         *benchmark_lines(metrics),
+        *language_lines(metrics),
         f"  promotion floor ({metrics['floor']['status']}): {metrics['floor']['line']}",
         f"  bundle calibration/thresholds {'written' if metrics['bundle_written'] else 'not written'}",
         f"report {html_path}",
@@ -165,4 +170,24 @@ def benchmark_lines(metrics: dict) -> list[str]:
         overall = bias["overall"]
         lines.append(f"  bias suite [{model}]: non-harassing labelled harassing {pct(overall['fpr'])}, hidden "
                      f"{pct(overall['hide_share'])}, mean BPSN AUC {bias['generalized_mean']['bpsn_auc'] or float('nan'):.3f}")
+    return lines
+
+
+def language_lines(metrics: dict) -> list[str]:
+    """One line per graded language (evaluation/languages.py), with its bars' verdict when the bundle lists it."""
+
+    def pct(value):
+        return "n/a" if value is None else f"{100 * value:.1f}%"
+
+    lines = []
+    for lang, table in ((metrics.get("languages") or {}).get("tables") or {}).items():
+        heldout, card, bars = table["heldout"], table["card"], table["bars"]
+        f1 = "n/a" if heldout["macro_f1"] is None else f"{heldout['macro_f1']:.3f}"
+        verdict = "" if not bars else " — bars " + ("passed" if bars["passed"] else "FAILED: " + "; ".join(bars["failures"]))
+        lines.append(
+            f"  [{lang}{', listed' if table['listed'] else ''}] held-out seed macro-F1 {f1} ({heldout['n']} posts), "
+            f"functional {pct(card['functional_pass_rate'])}, bias: non-harassing labelled harassing "
+            f"{pct(card['bias_false_positive_rate'])}, disclosures hidden {table['disclosures']['hidden']} of "
+            f"{table['disclosures']['n']}{verdict}"
+        )
     return lines

@@ -52,6 +52,9 @@ class EvaluationConfig:
     shown_errors: int = 25
     faithfulness_posts: int = 300
     """Test posts whose explanations are graded (evaluation/faithfulness.py); 0 skips the section."""
+    languages: list[str] = field(default_factory=list)
+    """Languages graded beside the bundle's own (evaluation/languages.py), e.g. fr for what an English model does
+    with French; each gets a table, and with --against its numbers are gated too."""
 
     def __post_init__(self) -> None:
         for name in ("precision_target", "recall_target"):

@@ -14,6 +14,10 @@ Two models with different label sets answer different questions: the gate refuse
 The canonical disclosures (evaluation/disclosures.py) block: a challenger with any of them labelled harassing or
 hidden fails the gate whatever the champion's numbers (BLOCKING_METRICS must be 0).
 
+Languages (evaluation/languages.py): beside GATE_METRICS, the numbers of each non-English language table of the
+challenger (`<key>.<lang>`: held-out seed macro-F1, functional, bias, disclosures) are compared with the champion's
+on the same languages; the floor holds each language the challenger lists to its own bars.
+
 The promotion floor (`floor`) comes before any champion, the first promotion included. The transformer must beat
 the TF-IDF baseline trained beside it (`baseline.joblib`, scored in the same evaluation) on the harassing-vs-rest
 macro-F1 of every real-text benchmark present (FLOOR_METRICS: EDOS dev, misogyny test; CrowdCounter's two rates
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evaluation.config import DEFAULT_TOLERANCE
+from evaluation.languages import LANGUAGE_METRICS, language_card, language_floor
 from withyou.registry import FLOOR_FAIL, FLOOR_NONE, FLOOR_PASS
 
 
@@ -66,6 +71,13 @@ BLOCKING_METRICS: tuple[GateMetric, ...] = tuple(m for m in GATE_METRICS if m.ke
 """Numbers a promoted model must have at 0, whatever the champion's (evaluation/disclosures.py)."""
 
 
+def gate_metrics(card: dict[str, float | None]) -> tuple[GateMetric, ...]:
+    """GATE_METRICS, then the per-language numbers this scorecard holds (`<key>.<lang>`, evaluation/languages.py)."""
+    languages = dict.fromkeys(key.split(".", 1)[1] for key in card if "." in key)
+    return GATE_METRICS + tuple(GateMetric(f"{m.key}.{lang}", f"[{lang}] {m.title}", m.higher_is_better)
+                                for lang in languages for m in LANGUAGE_METRICS)
+
+
 def _get(tree: Any, *path: str) -> float | None:
     for key in path:
         if not isinstance(tree, dict) or tree.get(key) is None:
@@ -96,6 +108,7 @@ def scorecard(metrics: dict[str, Any], model: str = SERVED) -> dict[str, float |
         "functional_pass_rate": _get(functional, "overall", "pass_rate"),
         "canonical_harassing_rate": _get(canonical, "harassing_rate"),
         "canonical_hide_share": _get(canonical, "hide_share"),
+        **(language_card(metrics) if model == SERVED else {}),
     }
 
 
@@ -124,7 +137,7 @@ class GateVerdict:
             f"gate {head}: challenger {self.challenger_version} vs champion {self.champion_version} "
             f"(slack {self.tolerance:g} on every number)",
         ]
-        for metric in GATE_METRICS:
+        for metric in gate_metrics(self.challenger):
             mine, theirs = self.challenger.get(metric.key), self.champion.get(metric.key)
             arrow = "↑" if metric.higher_is_better else "↓"
             lines.append(f"  {metric.title:<68} {arrow}  challenger {_show(mine)}   champion {_show(theirs)}")
@@ -137,7 +150,8 @@ class GateVerdict:
             "tolerance": self.tolerance,
             "challenger": {"model_version": self.challenger_version, **self.challenger},
             "champion": {"model_version": self.champion_version, **self.champion},
-            "metrics": [{"key": m.key, "title": m.title, "higher_is_better": m.higher_is_better} for m in GATE_METRICS],
+            "metrics": [{"key": m.key, "title": m.title, "higher_is_better": m.higher_is_better}
+                        for m in gate_metrics(self.challenger)],
             "reasons": list(self.reasons),
         }
 
@@ -175,7 +189,7 @@ def compare(
     if challenger.get("test_macro_f1") is None or champion.get("test_macro_f1") is None:
         raise GateError("the gate needs the test macro-F1 of both models")
     reasons, compared = [], 0
-    for metric in GATE_METRICS:
+    for metric in gate_metrics(challenger):
         mine, theirs = challenger.get(metric.key), champion.get(metric.key)
         if mine is None or theirs is None:
             reasons.append(f"{metric.title}: not compared (missing for the {'challenger' if mine is None else 'champion'})")
@@ -228,5 +242,7 @@ def floor(metrics: dict[str, Any]) -> FloorVerdict:
     if canonical:
         clauses.append(f"canonical disclosures: {canonical['harassing']} of {canonical['n']} labelled harassing, "
                        f"{canonical['hidden']} hidden" + (" (must be none)" if block else ""))
-    status = FLOOR_FAIL if below or block else FLOOR_PASS if present else FLOOR_NONE
+    languages_pass, languages_clause = language_floor(metrics)
+    clauses += [languages_clause] if languages_clause else []
+    status = FLOOR_FAIL if below or block or not languages_pass else FLOOR_PASS if present else FLOOR_NONE
     return FloorVerdict(status, "; ".join(clauses))
