@@ -7,22 +7,24 @@ Routes are plain `def`: FastAPI runs them in its thread pool, where the synchron
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from review.models import LABEL_CHARS, OPEN_STATUSES, STATUSES
+from review.appeals import MAX_STATEMENT_CHARS
+from review.models import APPEAL_OUTCOMES, EXTERNAL_ID_CHARS, LABEL_CHARS, OPEN_STATUSES, STATUSES
 from review.store import MAX_OFFSET, ReviewError, ReviewStore
 
 MAX_NOTE_CHARS = 2000
 ERRORS: dict[int | str, str] = {  # what any reviewer route may answer (review/app.py; README "Errors")
     400: "bad body, query or path parameter: `error` names the field and the rule it broke",
     401: "no or wrong reviewer credentials",
-    403: "a change authenticated by HTTP Basic without the CSRF token",
+    403: "a change authenticated by HTTP Basic without the CSRF token; the original decider claiming or deciding "
+    "the appeal of their own decision",
     404: "no such item",
     405: "a method the route does not take; `Allow` lists the ones it does",
-    409: "state conflict: claimed by another reviewer, already decided, not yours to undo",
+    409: "state conflict: claimed by another reviewer, already decided, not yours to undo, not appealable",
     503: "the review store is unavailable",
     "default": "500: an internal error, without detail",
 }
@@ -51,6 +53,24 @@ class UndoBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     item_id: int | None = Field(None, description="the item whose decision to undo; default your latest decision")
+
+
+class AppealBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str = Field(min_length=1, max_length=EXTERNAL_ID_CHARS, description="the hidden post's /classify id")
+    statement: str = Field(
+        min_length=1, max_length=MAX_STATEMENT_CHARS,
+        description="the author's statement: stored for reviewers, never logged, blanked by retention",
+    )  # fmt: skip
+
+
+class AppealDecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal[APPEAL_OUTCOMES] = Field(description="upheld: the decision stands; overturned: `label` replaces it")
+    label: str | None = Field(None, max_length=LABEL_CHARS, description="the corrected label (overturned only)")
+    note: str | None = Field(None, max_length=MAX_NOTE_CHARS, description="optional; never quote the post")
 
 
 class CsrfRejected(ReviewError):
@@ -157,3 +177,41 @@ def undo_last(request: Request, body: UndoBody | None = None) -> dict[str, Any]:
     """Undo your latest decision still in force (or `item_id`'s)."""
     check_csrf(request, request.headers.get("x-csrf-token"))
     return store_of(request).undo(reviewer_of(request), body.item_id if body else None)
+
+
+@router.get("/status")
+def status_report(request: Request) -> dict[str, Any]:
+    """Counts, service levels per priority class (breaches, oldest open item), appeal and overturn rates per label."""
+    return store_of(request).status_report()
+
+
+@router.post("/appeals", status_code=201)
+def open_appeal(request: Request, body: AppealBody) -> dict[str, Any]:
+    """Open the appeal of a hidden post (a reviewer's decision in WITHYOU_REVIEW_APPEAL_LABELS) for its author."""
+    check_csrf(request, request.headers.get("x-csrf-token"))
+    return store_of(request).open_appeal(body.external_id, body.statement)
+
+
+@router.get("/appeals")
+def list_appeals(
+    request: Request,
+    status: str = ",".join(OPEN_STATUSES),
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> dict[str, Any]:
+    """Appeals (open ones oldest first), with the appeal counts and rates."""
+    store = store_of(request)
+    found = store.appeals(parse_statuses(status), limit=limit, offset=offset)
+    return {"appeals": found, "rates": store.appeal_rates()}
+
+
+@router.get("/appeals/{appeal_id}")
+def appeal(request: Request, appeal_id: int) -> dict[str, Any]:
+    return store_of(request).appeal(appeal_id)
+
+
+@router.post("/appeals/{appeal_id}/decide")
+def decide_appeal(request: Request, appeal_id: int, body: AppealDecisionBody) -> dict[str, Any]:
+    """Uphold or overturn; 403 for the reviewer who made the decision under appeal."""
+    check_csrf(request, request.headers.get("x-csrf-token"))
+    return store_of(request).decide_appeal(appeal_id, reviewer_of(request), body.outcome, body.label, body.note)

@@ -59,7 +59,8 @@ def export(
         fail(f"cannot export from {store.engine.url.render_as_string(hide_password=True)}: {type(exc).__name__}: {exc}")
     typer.echo(
         f"exported {summary.written} reviewed items to {summary.path} (by label {summary.by_label}; "
-        f"{summary.corrected} corrected the model; {summary.purged_skipped} purged items left out)"
+        f"{summary.corrected} corrected the model; {summary.appeal_corrections} corrected by an overturned appeal; "
+        f"{summary.purged_skipped} purged items left out)"
     )
 
 
@@ -93,15 +94,55 @@ def purge(
 
 
 @review_app.command("status")
-def status(db: DbOption = None) -> None:
-    """Counts of pending, claimed, decided and escalated items; each reviewer's exposure today."""
+def status(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The queue report as JSON (as GET /review/api/status)")] = False,
+) -> None:
+    """Counts of pending, claimed, decided and escalated items; per priority class the open items, service-level
+    breaches and the oldest open item; per appealable label the appeal and overturn rates; each reviewer's
+    exposure today."""
+    import json
+
+    from sqlalchemy.exc import SQLAlchemyError
+
     from review.wellness import Wellness, status_lines
 
     store, settings = open_store(db)
-    counts = store.counts()
-    typer.echo("  ".join(f"{name} {n}" for name, n in counts.items()))
+    try:
+        report = store.status_report()
+    except SQLAlchemyError as exc:
+        fail(f"cannot read {store.engine.url.render_as_string(hide_password=True)}: {type(exc).__name__}")
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo("  ".join(f"{name} {n}" for name, n in report["counts"].items()))
+    for line in report_lines(report):
+        typer.echo(line)
     for line in status_lines(Wellness.from_settings(store.engine, settings)):
         typer.echo(line)
+
+
+def report_lines(report: dict) -> list[str]:
+    """The service-level and appeal tables of `withyou review status`."""
+    from review.sla import duration
+
+    lines = [f"{'priority class':<18}{'open':>6}{'SLA':>8}{'breached':>10}  oldest open item"]
+    for name, row in report["service_levels"].items():
+        oldest = f"#{row['oldest_item_id']}, waiting {duration(row['oldest_age_seconds'])}" if row["open"] else "-"
+        sla = duration(row["sla_minutes"] * 60)
+        lines.append(f"{name:<18}{row['open']:>6}{sla:>8}{row['breached']:>10}  {oldest}")
+    appeals = report["appeals"]
+    lines.append(f"appeals: {appeals['open']} open, {appeals['decided']} decided")
+    lines.append(f"{'label':<14}{'posts decided':>14}{'appealed':>10}{'appeal rate':>13}{'appeals decided':>17}"
+                 f"{'overturned':>12}{'overturn rate':>15}")  # fmt: skip
+    for label, row in appeals["by_label"].items():
+        lines.append(f"{label:<14}{row['decided']:>14}{row['appealed']:>10}{rate(row['appeal_rate']):>13}"
+                     f"{row['appeals_decided']:>17}{row['overturned']:>12}{rate(row['overturn_rate']):>15}")  # fmt: skip
+    return lines
+
+
+def rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 @review_app.command("add-reviewer")

@@ -31,6 +31,15 @@ Threads and authors (issue 21, review/threads.py; review/README.md has the table
     WITHYOU_REVIEW_WEBHOOK_URL / _WEBHOOK_SECRET   POST a signed event when a thread comes under attack [off]
     WITHYOU_REVIEW_WEBHOOK_ATTEMPTS / _WEBHOOK_BACKOFF_S / _WEBHOOK_TIMEOUT_S   [3 / 0.5 / 5]
 
+Service levels and appeals (issue 21, review/sla.py and review/appeals.py):
+    WITHYOU_REVIEW_SLA_THREAD_MINUTES / _SLA_DISCLOSURE_REPLY_MINUTES / _SLA_POST_MINUTES / _SLA_APPEAL_MINUTES
+                                    an open item of that priority class older than this breaches its service
+                                    level [30 / 120 / 1440 / 2880]
+    WITHYOU_REVIEW_METRICS_REFRESH_S   how often the classifier service re-reads the queue's service levels and
+                                    appeal rates for /metrics [30]
+    WITHYOU_REVIEW_APPEAL_LABELS    JSON list: decided labels that keep a post hidden, so it can be appealed
+                                    ["harassing"]
+
 The names avoid the serving settings' own `WITHYOU_REVIEW_SINK/APP/ACTIONS/THRESHOLD/QUEUE_SIZE` (serving/config.py).
 """
 
@@ -45,7 +54,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from withyou import paths
 from withyou.bundle import BundleError
-from withyou.labels import LABELS
+from withyou.labels import HARASSING, LABELS
 
 ENV_PREFIX = "WITHYOU_REVIEW_"
 SINK_REF = "review.sink:create_sink"
@@ -84,6 +93,15 @@ class ReviewSettings(BaseSettings):
     webhook_backoff_s: float = Field(0.5, ge=0.0, le=30.0)
     webhook_timeout_s: float = Field(5.0, gt=0.0, le=60.0)
 
+    sla_thread_minutes: int = Field(30, ge=1, description="service level of a thread under attack")
+    sla_disclosure_reply_minutes: int = Field(120, ge=1, description="service level of a reply to a disclosure")
+    sla_post_minutes: int = Field(1440, ge=1, description="service level of any other post")
+    sla_appeal_minutes: int = Field(2880, ge=1, description="service level of an appeal")
+    metrics_refresh_s: float = Field(30.0, gt=0.0, le=3600.0, description="how often /metrics' review gauges are re-read")
+    appeal_labels: list[str] = Field(
+        default_factory=lambda: [HARASSING], min_length=1, description="decided labels that hide a post (appealable)"
+    )
+
     @model_validator(mode="after")
     def _threads_consistent(self) -> "ReviewSettings":
         for name, secret, shortest in (("AUTHOR_KEY", self.author_key, 32), ("WEBHOOK_SECRET", self.webhook_secret, 16)):
@@ -91,6 +109,8 @@ class ReviewSettings(BaseSettings):
                 raise ValueError(f"WITHYOU_REVIEW_{name} must be at least {shortest} characters")
         if self.webhook_url and not self.webhook_secret:
             raise ValueError("WITHYOU_REVIEW_WEBHOOK_URL needs WITHYOU_REVIEW_WEBHOOK_SECRET (the body is signed)")
+        if not all(LABEL_NAME.match(name) for name in self.appeal_labels):
+            raise ValueError("WITHYOU_REVIEW_APPEAL_LABELS must be a JSON list of label names")
         longest_hours = max(self.pile_on_window_minutes / 60, self.attack_hold_hours, self.repeat_author_window_hours)
         if self.thread_retention_days * 24 < longest_hours:
             raise ValueError(f"thread_retention_days ({self.thread_retention_days}) must cover the longest thread "

@@ -11,6 +11,12 @@ classified) and `review_threads` one row per thread with its pile-on state. A th
 carry their `thread_id`, their author's hash and the `repeat_author` flag. Author ids are stored only as HMAC-SHA256
 hex digests; `withyou review purge` deletes counted replies, threads and author hashes past their retention.
 
+Appeals (issue 21; review/appeals.py): the author of a hidden post may appeal the reviewer's decision. The appeal
+is a `review_items` row of `kind` "appeal": `appeal_of` is the decided post's id (one appeal per post: a unique
+index), `text` the author's statement (user text, blanked by retention like a post), `label` the decision under
+appeal, and once a reviewer other than the original decider decides it, `decided_label` the label that stands and
+`appeal_outcome` "upheld" (the same label) or "overturned" (another one). The post's own row keeps its decision.
+
 `review_audit` gets one row per claim / decide / escalate / undo / purge: who, when, the item's state before and
 after. No code path updates or deletes an audit row, and the database refuses to as well (triggers created with
 the table on SQLite and PostgreSQL). Audit states never hold post text, so retention can blank the text and keep
@@ -42,11 +48,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 STATUSES = ("pending", "claimed", "decided", "escalated")
-KINDS = ("post", "thread")
+KINDS = ("post", "thread", "appeal")
+APPEAL_OUTCOMES = ("upheld", "overturned")
 THREAD_STATUSES = ("normal", "under_attack")
 OPEN_STATUSES = ("pending", "claimed")
 EVENTS = ("claim", "decide", "escalate", "undo", "purge")
-AUDITED_FIELDS = ("status", "claimed_by", "decided_label", "decided_by", "note", "purged")
+AUDITED_FIELDS = ("status", "claimed_by", "decided_label", "decided_by", "note", "purged", "appeal_outcome")
 # Ids are 64-bit on both backends (BIGSERIAL on PostgreSQL; SQLite's INTEGER PRIMARY KEY is 64-bit already and
 # must stay spelled INTEGER to be the rowid): review/store.py MAX_ID is the largest.
 ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
@@ -113,12 +120,15 @@ class ReviewItem(Base):
     thread_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_CHARS), index=True)
     author_hash: Mapped[str | None] = mapped_column(String(AUTHOR_HASH_CHARS), index=True)
     repeat_author: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    appeal_of: Mapped[int | None] = mapped_column(ID_TYPE, ForeignKey("review_items.id"))  # kind "appeal" only
+    appeal_outcome: Mapped[str | None] = mapped_column(String(16))  # APPEAL_OUTCOMES, once the appeal is decided
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         CheckConstraint(f"status IN {STATUSES}", name="review_items_status"),
         Index("ix_review_items_queue", "status", "parent_is_disclosure", "harassing_score", "enqueued_at"),
         Index("ix_review_items_decided", "decided_by", "decided_at"),
+        Index("ix_review_items_appeal_of", "appeal_of", unique=True),
     )
 
     def state(self) -> dict[str, Any]:
@@ -132,6 +142,7 @@ THREAD_COLUMNS = {  # added to review_items tables created before issue 21 (revi
     "author_hash": f"VARCHAR({AUTHOR_HASH_CHARS})",
     "repeat_author": "BOOLEAN NOT NULL DEFAULT FALSE",
 }
+APPEAL_COLUMNS = {"appeal_of": "BIGINT", "appeal_outcome": "VARCHAR(16)"}  # issue 21 item 6, added likewise
 
 
 class ThreadReplyRow(Base):
@@ -226,6 +237,8 @@ def item_json(item: ReviewItem) -> dict[str, Any]:
         "kind": item.kind,
         "thread_id": item.thread_id,
         "repeat_author": bool(item.repeat_author),
+        "appeal_of": item.appeal_of,
+        "appeal_outcome": item.appeal_outcome,
         "label": item.label,
         "action": item.action,
         "model_version": item.model_version,

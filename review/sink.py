@@ -23,6 +23,9 @@ from an in-memory set of the threads under attack: the threads this worker flipp
 every `thread_status_refresh_s` seconds (`refresh_thread_status`, called by the hook's thread). So an answer can
 lag the store by the hand-off delay plus that interval, and the reply that tips a thread is answered before it is
 counted (its answer does not carry the status; the next ones do).
+
+Gauges (issue 21 items 5 and 6): at most every `metrics_refresh_s` seconds the same refresh also re-reads the
+queue's service levels and appeal rates (ReviewStore.status_report) into the /metrics gauges of review/metrics.py.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class StoreSink:
         author_key: bytes | None = None,
         webhook: Webhook | None = None,
         refresh_s: float = 2.0,
+        metrics_refresh_s: float = 30.0,
     ) -> None:
         if attempts < 1:
             raise ValueError(f"attempts must be ≥ 1, got {attempts}")
@@ -97,6 +101,8 @@ class StoreSink:
         self.author_key = author_key
         self.webhook = webhook
         self.refresh_s = refresh_s
+        self.metrics_refresh_s = metrics_refresh_s
+        self._gauges_due = 0.0
         self._under_attack: frozenset[str] = frozenset()
         self._warned_no_key = False
 
@@ -123,6 +129,7 @@ class StoreSink:
             author_key=settings.author_key.get_secret_value().encode("utf-8") if settings.author_key else None,
             webhook=webhook,
             refresh_s=settings.thread_status_refresh_s,
+            metrics_refresh_s=settings.metrics_refresh_s,
         )
 
     def enqueue(self, candidate: Any) -> list[str]:
@@ -140,6 +147,18 @@ class StoreSink:
 
     def refresh_thread_status(self) -> None:
         self._under_attack = frozenset(self.store.threads_under_attack())
+        if time.monotonic() >= self._gauges_due:
+            self._gauges_due = time.monotonic() + self.metrics_refresh_s
+            self.refresh_gauges()
+
+    def refresh_gauges(self) -> None:
+        """Service levels and appeal rates into /metrics (review/metrics.py); a failure keeps the last values."""
+        from review import metrics
+
+        try:
+            metrics.publish(self.store.status_report())
+        except Exception as exc:  # the thread statuses are refreshed; the gauges wait for the next round
+            logger.warning("could not refresh the review gauges: %s", type(getattr(exc, "orig", None) or exc).__name__)
 
     def hash_author(self, author_id: str | None) -> str | None:
         if author_id is None:

@@ -6,7 +6,12 @@ timeout so several workers can write), PostgreSQL by URL (`WITHYOU_REVIEW_DB=pos
 
 Queue order: threads under attack first (one `kind` "thread" item each, review/threads.py), then replies to a
 disclosure (`parent_is_disclosure`, set at enqueue by classifying the parent post, see review/sink.py), then
-P(harassing) high to low, then oldest first.
+P(harassing) high to low, then oldest first. Each open item has an age and a service level by its priority class
+(review/sla.py); `status_report` counts the breaches and names the oldest open item per class.
+
+Appeals (review/appeals.py): `open_appeal` adds an appeal of a decided, hidden post; `decide_appeal` records
+"upheld" or "overturned" by a reviewer other than the original decider. Appeals have their own queue (`appeals`),
+never mixed into `queue`, and `decide` refuses them; the appealed decision cannot be undone.
 
 Threads: an item with a `thread_id` is also counted for pile-on detection in the same transaction as its enqueue
 (`enqueue_counting`), and a reply that needs no review is counted alone (`count_reply`); review/threads.py has the
@@ -24,18 +29,19 @@ never a driver overflow), an offset past MAX_OFFSET is refused. The labels a rev
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, object_session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from review import threads
+from review import appeals, sla, threads
 from review.database import add_columns, engine_for
+from review.errors import Conflict, Forbidden, NotFound, ReviewError, StoreUnavailable  # noqa: F401 (re-exported)
 from review.models import (
     OPEN_STATUSES,
     AuditEntry,
@@ -45,39 +51,19 @@ from review.models import (
     ThreadReplyRow,
     audit_json,
     item_json,
+    iso,
     thread_json,
     utc_now,
 )
+from review.sla import ServiceLevels
 from review.threads import PileOnRule, ThreadOutcome
-from withyou.labels import LABELS
+from withyou.labels import HARASSING, LABELS
 
 ESCALATE = "escalate"
 THREAD_DECISIONS = ("resolved", ESCALATE)  # a thread item (kind "thread") is no post: it takes no label
 SYSTEM_REVIEWER = "system:retention"
 MAX_ID = 2**63 - 1  # BIGINT / SQLite INTEGER: a larger id cannot exist, and the drivers cannot even send it
 MAX_OFFSET = MAX_ID
-
-
-class ReviewError(Exception):
-    """A request the store refuses; `status` is the HTTP status the API answers with."""
-
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class NotFound(ReviewError):
-    status = 404
-
-
-class Conflict(ReviewError):
-    status = 409
-
-
-class StoreUnavailable(ReviewError):
-    status = 503
 
 
 def check_item_id(item_id: int) -> int:
@@ -96,9 +82,16 @@ class ReviewStore:
         busy_timeout_s: float = 10.0,
         labels: tuple[str, ...] = LABELS,
         pile_on: PileOnRule | None = None,
+        service_levels: ServiceLevels | None = None,
+        appeal_labels: tuple[str, ...] = (HARASSING,),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        """`clock` gives "now" for queueing times, decisions and service levels (tests pass a fake one)."""
         self.url = url
         self.pile_on = pile_on or PileOnRule.defaults()
+        self.service_levels = service_levels or ServiceLevels.defaults()
+        self.appeal_labels = tuple(appeal_labels)
+        self.clock = clock
         self.labels = tuple(labels)
         self.decisions = (*self.labels, ESCALATE)
         self.claim_ttl = timedelta(minutes=claim_minutes)
@@ -117,6 +110,8 @@ class ReviewStore:
             claim_minutes=settings.claim_minutes,
             labels=labels,
             pile_on=PileOnRule.from_settings(settings),
+            service_levels=ServiceLevels.from_settings(settings),
+            appeal_labels=tuple(settings.appeal_labels),
         )
 
     def ensure_schema(self) -> None:
@@ -161,7 +156,9 @@ class ReviewStore:
             if candidate.id is not None:
                 existing = session.scalar(
                     select(ReviewItem.id).where(
-                        ReviewItem.external_id == candidate.id, ReviewItem.status.in_(OPEN_STATUSES)
+                        ReviewItem.external_id == candidate.id,
+                        ReviewItem.status.in_(OPEN_STATUSES),
+                        ReviewItem.kind == "post",
                     )
                 )
                 if existing is not None:
@@ -191,7 +188,7 @@ class ReviewStore:
                 action=candidate.action,
                 model_version=candidate.model_version,
                 classified_at=classified_at,
-                enqueued_at=utc_now(),
+                enqueued_at=self.clock(),
                 status="pending",
                 kind="post",
                 thread_id=thread_id,
@@ -237,6 +234,8 @@ class ReviewStore:
         def change(item: ReviewItem, now: datetime) -> str:
             if item.status not in OPEN_STATUSES:
                 raise Conflict(f"item {item_id} is already {item.status}")
+            if item.kind == "appeal":
+                appeals.check_decider(appeals.original_of(object_session(item), item), item, reviewer)
             self._check_claim(item, reviewer, now)
             item.status, item.claimed_by, item.claimed_at = "claimed", reviewer, now
             return "claim"
@@ -250,6 +249,9 @@ class ReviewStore:
             raise ReviewError(f"decision must be one of {', '.join(self.decisions)}; got {decision!r}")
 
         def change(item: ReviewItem, now: datetime) -> str:
+            if item.kind == "appeal":
+                raise Conflict(f"item {item_id} is an appeal: decide it upheld or overturned (POST /review/api/appeals/"
+                               f"{item_id}/decide, or the appeals page)")  # fmt: skip
             allowed = THREAD_DECISIONS if item.kind == "thread" else self.decisions
             if decision not in allowed:
                 raise ReviewError(f"a {item.kind} item's decision must be one of {', '.join(allowed)}; got {decision!r}")
@@ -292,7 +294,11 @@ class ReviewStore:
                 raise Conflict(f"item {item_id} was decided by {item.decided_by}; only they can undo it")
             if item.purged:
                 raise Conflict(f"item {item_id} was purged; its decision is final")
+            appeal = object_session(item).scalar(select(ReviewItem.id).where(ReviewItem.appeal_of == item.id))
+            if appeal is not None:
+                raise Conflict(f"item {item_id} was appealed (appeal {appeal}); the appeal decides whether it stands")
             item.status, item.decided_label, item.decided_by, item.decided_at, item.note = "pending", None, None, None, None
+            item.appeal_outcome = None
             return "undo"
 
         return self._change(item_id, reviewer, change)
@@ -301,7 +307,7 @@ class ReviewStore:
         """Blank text and parent_text of items decided more than `older_than_days` ago; labels and audit stay."""
         if older_than_days < 1:
             raise ReviewError(f"older_than_days must be ≥ 1, got {older_than_days}")
-        now = now or utc_now()
+        now = now or self.clock()
         cutoff = now - timedelta(days=older_than_days)
         with self.session() as session:
             items = session.scalars(
@@ -323,7 +329,7 @@ class ReviewStore:
 
         if older_than_days < 1:
             raise ReviewError(f"older_than_days must be ≥ 1, got {older_than_days}")
-        cutoff = (now or utc_now()) - timedelta(days=older_than_days)
+        cutoff = (now or self.clock()) - timedelta(days=older_than_days)
         with self.session() as session:
             replies = session.execute(delete(ThreadReplyRow).where(ThreadReplyRow.at < cutoff)).rowcount
             thread_rows = session.execute(delete(Thread).where(Thread.last_reply_at < cutoff)).rowcount
@@ -347,13 +353,13 @@ class ReviewStore:
                 item = session.get(ReviewItem, item_id)
                 if item is None:
                     raise NotFound(f"no review item {item_id}")
-                now = utc_now()
+                now = self.clock()
                 before = item.state()
                 name = change(item, now)
                 session.add(AuditEntry(item_id=item.id, event=name, reviewer=reviewer, at=now, before=before,
                                        after=item.state()))  # fmt: skip
                 session.flush()
-                return item_json(item)
+                return self._json(item, now)
         except StaleDataError:
             raise Conflict(f"item {item_id} changed while you were deciding; reload it") from None
 
@@ -369,47 +375,63 @@ class ReviewStore:
             ReviewItem.id.asc(),
         )
 
+    def _json(self, item: ReviewItem, now: datetime | None = None) -> dict[str, Any]:
+        """item_json plus the item's priority class, age and service level (review/sla.py)."""
+        return {**item_json(item), **sla.item_fields(item, self.service_levels, now or self.clock())}
+
     def queue(
         self, statuses: tuple[str, ...] = OPEN_STATUSES, limit: int = 50, offset: int = 0, external_id: str | None = None
     ) -> list[dict]:
-        """Items with one of `statuses` (and `external_id`, if given): open ones in priority order, others newest first."""
+        """Items with one of `statuses` (and `external_id`, if given): open ones in priority order, others newest
+        first. Appeals are not in it (`appeals`)."""
         if not 0 <= offset <= MAX_OFFSET:
             raise ReviewError(f"offset must be between 0 and {MAX_OFFSET}; got {offset}")
         order = self._priority() if set(statuses) <= set(OPEN_STATUSES) else (
             ReviewItem.decided_at.desc(), ReviewItem.id.desc())  # fmt: skip
-        query = select(ReviewItem).where(ReviewItem.status.in_(statuses))
+        query = select(ReviewItem).where(ReviewItem.status.in_(statuses), ReviewItem.kind != "appeal")
         if external_id is not None:
             query = query.where(ReviewItem.external_id == external_id)
+        now = self.clock()
         with self.session() as session:
             rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
-            return [item_json(row) for row in rows]
+            return [self._json(row, now) for row in rows]
 
     def open_ids(self) -> list[int]:
         """Ids of open items in priority order (for next/previous navigation)."""
         with self.session() as session:
             return list(
                 session.scalars(
-                    select(ReviewItem.id).where(ReviewItem.status.in_(OPEN_STATUSES)).order_by(*self._priority())
+                    select(ReviewItem.id)
+                    .where(ReviewItem.status.in_(OPEN_STATUSES), ReviewItem.kind != "appeal")
+                    .order_by(*self._priority())
                 )
             )
 
+    def _decidable_by(self, reviewer: str) -> Any:
+        """Open and not held by another reviewer's fresh claim."""
+        stale = self.clock() - self.claim_ttl
+        return (ReviewItem.status == "pending") | (
+            (ReviewItem.status == "claimed") & ((ReviewItem.claimed_by == reviewer) | (ReviewItem.claimed_at < stale))
+        )
+
     def next_for(self, reviewer: str) -> int | None:
         """The highest-priority open item this reviewer may decide (not claimed by someone else)."""
-        stale = utc_now() - self.claim_ttl
         with self.session() as session:
             return session.scalar(
                 select(ReviewItem.id)
-                .where(
-                    (ReviewItem.status == "pending")
-                    | ((ReviewItem.status == "claimed") & ((ReviewItem.claimed_by == reviewer) | (ReviewItem.claimed_at < stale)))
-                )
+                .where(self._decidable_by(reviewer), ReviewItem.kind != "appeal")
                 .order_by(*self._priority())
                 .limit(1)
             )
 
     def counts(self) -> dict[str, int]:
+        """Queue items (appeals not included) by status."""
         with self.session() as session:
-            found = dict(session.execute(select(ReviewItem.status, func.count()).group_by(ReviewItem.status)).all())
+            found = dict(
+                session.execute(
+                    select(ReviewItem.status, func.count()).where(ReviewItem.kind != "appeal").group_by(ReviewItem.status)
+                ).all()
+            )
         return {status: int(found.get(status, 0)) for status in ("pending", "claimed", "decided", "escalated")}
 
     def item(self, item_id: int) -> dict[str, Any]:
@@ -418,7 +440,97 @@ class ReviewStore:
             item = session.get(ReviewItem, item_id)
             if item is None:
                 raise NotFound(f"no review item {item_id}")
-            return item_json(item)
+            return self._json(item)
+
+    def status_report(self, now: datetime | None = None) -> dict[str, Any]:
+        """Counts, service levels per priority class (breaches, oldest open item) and appeal rates per label."""
+        now = now or self.clock()
+        counts = self.counts()
+        with self.session() as session:
+            return {
+                "at": iso(now),
+                "counts": counts,
+                "service_levels": sla.report(session, self.service_levels, now),
+                "appeals": appeals.rates(session, self.appeal_labels),
+            }
+
+    # -- appeals (review/appeals.py) -------------------------------------------------------------------------
+
+    def open_appeal(self, external_id: str, statement: str) -> dict[str, Any]:
+        """Open the appeal of the decided, hidden post `external_id` (/classify's id) with the author's statement."""
+        appeals.check_statement(statement)
+        now = self.clock()
+        with self.session() as session:
+            appeal = appeals.open_appeal(session, external_id, statement, self.appeal_labels, now)
+            return self._appeal_json(session, appeal, now)
+
+    def decide_appeal(
+        self, appeal_id: int, reviewer: str, outcome: str, label: str | None = None, note: str | None = None
+    ) -> dict[str, Any]:
+        """Uphold or overturn (with the corrected `label`) an appeal; never by the reviewer whose decision it is."""
+        def change(item: ReviewItem, now: datetime) -> str:
+            if item.kind != "appeal":
+                raise NotFound(f"no appeal {appeal_id} (item {appeal_id} is a {item.kind})")
+            if item.status == "decided":
+                raise Conflict(f"appeal {appeal_id} was already decided ({item.appeal_outcome}) by {item.decided_by}")
+            if item.purged:
+                raise Conflict(f"appeal {appeal_id} was purged")
+            appeals.check_decider(appeals.original_of(object_session(item), item), item, reviewer)
+            self._check_claim(item, reviewer, now)
+            item.decided_label = appeals.final_label(item.label, outcome, label, self.labels)
+            item.status, item.appeal_outcome = "decided", outcome
+            item.decided_by, item.decided_at, item.note = reviewer, now, (note or None)
+            item.claimed_by, item.claimed_at = None, None
+            return "decide"
+
+        self._change(appeal_id, reviewer, change)
+        return self.appeal(appeal_id)
+
+    def appeal(self, appeal_id: int) -> dict[str, Any]:
+        check_item_id(appeal_id)
+        with self.session() as session:
+            item = session.get(ReviewItem, appeal_id)
+            if item is None or item.kind != "appeal":
+                raise NotFound(f"no appeal {appeal_id}")
+            return self._appeal_json(session, item, self.clock())
+
+    def appeals(self, statuses: tuple[str, ...] = OPEN_STATUSES, limit: int = 50, offset: int = 0) -> list[dict]:
+        """Appeals with one of `statuses`: open ones oldest first, others newest decision first."""
+        if not 0 <= offset <= MAX_OFFSET:
+            raise ReviewError(f"offset must be between 0 and {MAX_OFFSET}; got {offset}")
+        is_open = set(statuses) <= set(OPEN_STATUSES)
+        order = (ReviewItem.enqueued_at, ReviewItem.id) if is_open else (ReviewItem.decided_at.desc(), ReviewItem.id.desc())
+        query = select(ReviewItem).where(ReviewItem.kind == "appeal", ReviewItem.status.in_(statuses))
+        now = self.clock()
+        with self.session() as session:
+            rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
+            return [self._appeal_json(session, row, now) for row in rows]
+
+    def next_appeal_for(self, reviewer: str) -> int | None:
+        """The oldest open appeal this reviewer may decide: not of their own decision, not claimed by another."""
+        original = aliased(ReviewItem)
+        with self.session() as session:
+            return session.scalar(
+                select(ReviewItem.id)
+                .join(original, original.id == ReviewItem.appeal_of)
+                .where(ReviewItem.kind == "appeal", self._decidable_by(reviewer), original.decided_by != reviewer)
+                .order_by(ReviewItem.enqueued_at, ReviewItem.id)
+                .limit(1)
+            )
+
+    def appeal_rates(self) -> dict[str, Any]:
+        """Open and decided appeals, and per appealable label the appeal and overturn rates (review/appeals.py)."""
+        with self.session() as session:
+            return appeals.rates(session, self.appeal_labels)
+
+    def overturned_appeals(self) -> dict[int, tuple[int, str]]:
+        """{post id: (appeal id, the corrected label)} of every overturned appeal (the export's corrections)."""
+        with self.session() as session:
+            return appeals.overturned(session)
+
+    def _appeal_json(self, session: Session, appeal: ReviewItem, now: datetime) -> dict[str, Any]:
+        fields = sla.item_fields(appeal, self.service_levels, now)
+        return appeals.appeal_json(appeal, appeals.original_of(session, appeal), fields)
 
     def audit(self, item_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
         """Audit rows, newest first (for one item when `item_id` is given)."""

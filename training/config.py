@@ -85,9 +85,13 @@ class TrainConfig:
     """Labels are sampled in proportion to rows^temperature (1 = the data's own label mix, 0 = equal shares)."""
     source_temperature: float = 0.5
     """Within a label, a source is sampled in proportion to rows^temperature (1 = by size, 0 = every source alike)."""
-    tag_weights: dict[str, float] = field(default_factory=lambda: {"identity_counterfactual": 3.0})
+    tag_weights: dict[str, float] = field(
+        default_factory=lambda: {"identity_counterfactual": 3.0, "review:appeal_correction": 3.0}
+    )
     """A row with one of these tags counts as that many rows when sampling. The identity-term counterfactuals
-    (datasets/seed/CARD.md) are a few hundred rows against thousands of public posts that name women in abuse."""
+    (datasets/seed/CARD.md) are a few hundred rows against thousands of public posts that name women in abuse.
+    Appeal corrections (review export rows whose decision an appeal overturned, review/export.py) are the model's
+    errors that two reviewers and the post's author looked at: few, and the surest labels the loop gets."""
     seed_corpus_weight: float = 2.0
     """Sampling multiplier of the project's own corpus inside each label: the one source written to the label guide."""
     language_min_rows_per_label: int = 20
