@@ -31,7 +31,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from review import api, ui
+from review import api, appeals_ui, ui
 from review.config import ReviewSettings, get_review_settings, label_set
 from review.security import Reviewers, ReviewerAuth, SecurityHeaders, UnexpectedErrors, wants_json
 from review.store import ReviewError, ReviewStore
@@ -87,6 +87,7 @@ def build_app(settings: ReviewSettings, store: ReviewStore | None = None, labels
     app.state.wellness = Wellness.from_settings(store.engine, settings)
     app.include_router(api.router)
     app.include_router(ui.router)
+    app.include_router(appeals_ui.router)
     # Claim every path and method under /review, so unknown ones also pass authentication (BentoML's mount is
     # passive), and a known path asked with another method gets 405 + Allow rather than this route's 404.
     app.add_api_route("/{path:path}", not_found_or_wrong_method, methods=ANY_METHOD, include_in_schema=False)

@@ -154,6 +154,8 @@ def item_page(request: Request, item_id: int) -> HTMLResponse:
     item = store.item(item_id)
     if item["kind"] == "thread":
         return thread_page(request, item["thread_id"])
+    if item["kind"] == "appeal":  # its own page (review/appeals_ui.py)
+        return redirect(request, f"/appeals/{item_id}")
     reviewer = reviewer_of(request)
     order = store.open_ids()
     if item_id in order:
