@@ -161,6 +161,9 @@ def evaluate_bundle(bundle_dir: Path, config: EvaluationConfig, data: EvalData |
     )
     if int8.get("switched") and classifier.metadata["parity"]["shipped"] == "int8":  # switched now: grade what ships
         return evaluate_bundle(bundle_dir, config, data)
+    # from here on the classifier is the bundle as it will be served: the fitted temperature and thresholds (the
+    # stage columns and the cascade's coverage run Classifier.staged_proba, which reads them)
+    classifier.temperature, classifier.thresholds = calibration.temperature, choice.thresholds
     cascade = None
     if classifier.linear is not None:
         cascade = fit_and_record_cascade(classifier, data.validation, val_probs, choice.thresholds, config.write_bundle)

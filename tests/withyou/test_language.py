@@ -311,13 +311,13 @@ def test_a_harmless_english_part_leaves_a_mixed_post_to_the_unsupported_rule(key
 
 def test_posts_in_one_language_cost_one_model_run(keyword_bundle, monkeypatch):
     classifier = Classifier.from_bundle(keyword_bundle)
-    runs, proba = [], classifier.predict_proba
+    runs, logits = [], classifier.logits
 
-    def counted(texts, parent_texts):
+    def counted(texts, parent_texts=None):
         runs.append(len(texts))
-        return proba(texts, parent_texts)
+        return logits(texts, parent_texts)
 
-    monkeypatch.setattr(classifier, "predict_proba", counted)
+    monkeypatch.setattr(classifier, "logits", counted)  # one call = one model run over its posts
 
     classifier.predict([{"text": ENGLISH_ABUSE}, {"text": FRENCH}, {"text": JAPANESE}])
     classifier.predict([{"text": f"{ENGLISH_ABUSE} {JAPANESE}"}, {"text": FRENCH}])
