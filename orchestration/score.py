@@ -3,10 +3,11 @@
 Input: JSONL, CSV or Parquet with an id, a text and optionally a parent text (column names configurable).
 Output (format from the name, or --output-format), one result per accepted row, in input order:
 
-    jsonl     {"id", "label", "scores": {label: p}, "action", "model_version", "lang", "lang_confidence", "reason"}
+    jsonl     {"id", "label", "scores": {label: p}, "action", "model_version", "lang", "lang_confidence", "reason",
+              "stage"}
               — what POST /classify answers (without `explanation`)
     csv       id, label, score_<label> for each label of the bundle, action, model_version, lang, lang_confidence,
-              reason
+              reason, stage
     parquet   a directory of part-NNNNN.parquet files with the csv columns (one part per chunk)
 
 Bad rows never stop the run: each goes to the rejects file (default OUTPUT.rejects.jsonl) as {"row", "id",

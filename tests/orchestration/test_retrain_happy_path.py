@@ -4,7 +4,7 @@ the reviews → train → gate → promote → the new champion serves the revie
 An honest small world, not the --fast preset (a --fast model is never champion):
 - the corpus is a slice of the shipped seed corpus (`write_world`), built seed-only: no real-text benchmarks, so
   the floor's baseline half is not checked; its canonical disclosures are, for both models;
-- the base model is a tiny BERT (2 layers, 64 wide, a WordPiece vocabulary learnt on the world), fine-tuned from
+- the base model is a tiny BERT (2 layers, 64 wide, a WordPiece vocabulary counted on the world), fine-tuned from
   random weights for about 300 steps with `RECIPE` (one torch thread: on a shared machine more are slower), and
   the bundle is whatever training makes of it (today: that transformer blended with the linear stage);
 - the first champion and the challenger come from the same lifecycle (orchestration/lifecycle.py) and the same
@@ -21,6 +21,7 @@ every item by the guide — so each item the champion got wrong is a correction.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.slow
 
 PER_LABEL_AND_FILE = 100
 """Rows of each label taken from each seed file (evenly spaced): about 2,100 rows, 1,670 of them for training."""
+VOCAB_SIZE = 3000
 RECIPE = {"max_length": 64, "batch_size": 32, "epochs": 6, "patience": 6, "learning_rate": 2e-3,
           "warmup_ratio": 0.1, "train_word_embeddings": True, "num_threads": 1}  # fmt: skip
 REVIEWER = "alice"
@@ -78,15 +80,22 @@ def write_world(directory: Path) -> Path:
 def write_tiny_base(directory: Path, world: Path) -> Path:
     """A randomly initialised 2-layer BERT with a WordPiece vocabulary learnt on the world: a local base model."""
     import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertForSequenceClassification
 
     texts = [value for r in read_jsonl(world / "world.jsonl") for value in (r.text, r.parent_text) if value]
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=3000, special_tokens=specials))
+    normalizer, pre_tokenizer = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    # The vocabulary is counted here, not learnt by tokenizers' WordPieceTrainer: that trainer breaks frequency
+    # ties in hash-map order, so five runs on the same texts gave five vocabularies — and this test a model that
+    # sometimes sat on the other side of the floor. Every character (alone and as a ## continuation), then the
+    # most frequent words, ties broken alphabetically: the same vocabulary on every run.
+    counts = Counter(word for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+    characters = sorted({character for word in counts for character in word})
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *characters, *(f"##{c}" for c in characters)]
+    frequent = [word for word, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if word not in characters]
+    tokens += frequent[: max(0, VOCAB_SIZE - len(tokens))]
+    tokenizer = Tokenizer(models.WordPiece({token: i for i, token in enumerate(tokens)}, unk_token="[UNK]"))
+    tokenizer.normalizer, tokenizer.pre_tokenizer = normalizer, pre_tokenizer
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]

@@ -130,7 +130,7 @@ def test_parquet_in_csv_out_flattens_scores(tiny_bundle, tmp_path):
     assert result.exit_code == 0, result.output
 
     lines = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("id,label,score_") and lines[0].endswith(",action,model_version,lang,lang_confidence,reason")
+    assert lines[0].startswith("id,label,score_") and lines[0].endswith(",action,model_version,lang,lang_confidence,reason,stage")
     assert [line.split(",")[0] for line in lines[1:]] == [row["id"] for row in rows]
 
 

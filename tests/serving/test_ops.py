@@ -71,7 +71,9 @@ def test_openapi_spec_documents_classify_and_its_limits(server):
         "lang",
         "lang_confidence",
         "reason",
+        "stage",
         "explanation",
+        "thread_status",
     }
     assert "explain" in item["properties"]
 
