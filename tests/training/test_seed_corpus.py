@@ -71,8 +71,8 @@ def test_no_two_seed_rows_share_text_and_parent():
     assert [k for k, n in keys.items() if n > 1] == []
 
 
-@pytest.mark.parametrize("name", [n for n in corpus() if n.startswith("v2_")])
-def test_every_v2_row_has_one_register_and_one_setting(name):
+@pytest.mark.parametrize("name", [n for n in corpus() if n.startswith(("v2_", "v3_"))])
+def test_every_v2_and_v3_row_has_one_register_and_one_setting(name):
     for record in corpus()[name]:
         assert tag_value(record, "register") in REGISTERS, record.id
         assert tag_value(record, "setting") in SETTINGS, record.id
