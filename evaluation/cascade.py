@@ -1,11 +1,14 @@
 """The cascade's bar, fitted on validation, and what it covers (withyou/blend.py says how serving uses it).
 
 A post the linear stage reads is answered by it alone when its P_linear(harassing) is under the bar (and under
-the review threshold): action allow, no transformer run. `fit_cascade` picks the highest bar at which, on the
-validation split and against the full blend at the fitted thresholds,
+the review threshold) and its top label is sure enough: action allow, no transformer run. `fit_cascade` picks,
+on the validation split and against the full blend at the fitted thresholds,
 
-- at most MAX_ACTION_CHANGE of all posts get another action, and
-- no disclosure the blend hides is answered by the linear stage (0 changed hide decisions on disclosures).
+- the highest bar at which at most MAX_ACTION_CHANGE of all posts get another action and no disclosure the blend
+  hides is answered by the linear stage (0 changed hide decisions on disclosures);
+- then, among the posts under that bar, the lowest sureness bar (on the linear stage's top-label probability) at
+  which at most MAX_LABEL_CHANGE of all posts get another label than the blend's: the cascade saves compute
+  without serving a weaker model.
 
 `coverage` reports, for any set of posts, the share the linear stage answers and the action agreement with the
 blend. `realistic_mix` is the traffic the speed figures assume: mostly benign replies (REALISTIC_HARASSING_SHARE
@@ -24,9 +27,11 @@ from withyou.policy import Thresholds, decide_action
 from withyou.records import Record
 
 MAX_ACTION_CHANGE = 0.005
+MAX_LABEL_CHANGE = 0.005
 REALISTIC_HARASSING_SHARE = 0.05
 REALISTIC_MIX_SIZE = 2000
 DISCLOSURE = LABELS.index("disclosure")
+HARASSING = LABELS.index("harassing")
 
 
 def actions(p_harassing: np.ndarray, thresholds: Thresholds) -> np.ndarray:
@@ -34,47 +39,67 @@ def actions(p_harassing: np.ndarray, thresholds: Thresholds) -> np.ndarray:
 
 
 def fit_cascade(
-    y: np.ndarray, blend_p_harassing: np.ndarray, linear_p_harassing: np.ndarray, reads_linear: np.ndarray,
-    thresholds: Thresholds, max_action_change: float = MAX_ACTION_CHANGE,
+    y: np.ndarray, blend_probs: np.ndarray, linear_probs: np.ndarray, reads_linear: np.ndarray,
+    thresholds: Thresholds, max_action_change: float = MAX_ACTION_CHANGE, max_label_change: float = MAX_LABEL_CHANGE,
 ) -> dict[str, Any]:
-    """The bar (`linear_allow_below`) and what it does on the fitting set (module docstring). `y` are label ids in
-    LABELS order; the P(harassing) arrays are per post; `reads_linear` marks the posts the linear stage reads."""
+    """The bars (`linear_allow_below`, `linear_sure_above`) and what they do on the fitting set (module docstring).
+    `y` are label ids in LABELS order; the probability arrays are [n, LABELS] per post; `reads_linear` marks the
+    posts the linear stage reads."""
     n = len(y)
-    blend_actions = actions(blend_p_harassing, thresholds)
+    blend_p, linear_p = blend_probs[:, HARASSING], linear_probs[:, HARASSING]
+    blend_actions = actions(blend_p, thresholds)
     candidates = np.flatnonzero(np.asarray(reads_linear, dtype=bool))
-    order = candidates[np.argsort(linear_p_harassing[candidates], kind="stable")]
+    order = candidates[np.argsort(linear_p[candidates], kind="stable")]
     changed = np.cumsum(blend_actions[order] != "allow")
     hidden_disclosures = np.cumsum((blend_actions[order] == "hide") & (y[order] == DISCLOSURE))
     allowed = (changed <= max_action_change * n) & (hidden_disclosures == 0)
-    # the cascade answers the first k posts in this order; k is the longest prefix that stays within the limits
-    k = int(np.argmin(allowed)) if not allowed.all() else len(order)
-    values = linear_p_harassing[order]
-    while 0 < k < len(order) and values[k] == values[k - 1]:  # a bar cannot split tied posts
-        k -= 1
-    bar = float(values[k]) if k < len(order) else float(np.nextafter(values[-1], 1.0)) if len(order) else 0.0
-    bar = min(bar, thresholds.review)
+    bar = min(prefix_bar(linear_p[order], allowed, ascending=True), thresholds.review)
+    under = candidates[linear_p[candidates] < bar]
+    sure = linear_probs[under].max(axis=1)
+    by_sureness = np.argsort(-sure, kind="stable")
+    relabelled = np.cumsum(blend_probs[under].argmax(axis=1)[by_sureness] != linear_probs[under].argmax(axis=1)[by_sureness])
+    sure_above = prefix_bar(sure[by_sureness], relabelled <= max_label_change * n, ascending=False)
     answered = np.zeros(n, dtype=bool)
-    answered[candidates[linear_p_harassing[candidates] < bar]] = True
+    answered[under[sure > sure_above]] = True
     return {
         "linear_allow_below": bar,
+        "linear_sure_above": sure_above,
         "fitted_on": "validation",
         "max_action_change": max_action_change,
+        "max_label_change": max_label_change,
         "n": n,
         "answered_by_linear": float(answered.mean()) if n else 0.0,
         "action_changes": int((answered & (blend_actions != "allow")).sum()),
+        "label_changes": int((answered & (blend_probs.argmax(axis=1) != linear_probs.argmax(axis=1))).sum()),
         "disclosure_hide_changes": int((answered & (blend_actions == "hide") & (y == DISCLOSURE)).sum()),
     }
 
 
-def coverage(stages: Sequence[str], served_actions: Sequence[str], blend_actions: Sequence[str],
+def prefix_bar(values: np.ndarray, allowed: np.ndarray, ascending: bool) -> float:
+    """The bar that admits the longest allowed prefix of `values` (sorted ascending: `value < bar` admits;
+    descending: `value > bar` admits); a bar cannot split tied values, so the prefix shrinks to a tie's edge."""
+    k = int(np.argmin(allowed)) if not allowed.all() else len(values)
+    while 0 < k < len(values) and values[k] == values[k - 1]:
+        k -= 1
+    if k < len(values):
+        return float(values[k])
+    if not len(values):
+        return 0.0 if ascending else 1.0
+    return float(np.nextafter(values[-1], 1.0)) if ascending else 0.0
+
+
+def coverage(stages: Sequence[str], served_probs: np.ndarray, blend_probs: np.ndarray, thresholds: Thresholds,
              y: np.ndarray | None = None) -> dict[str, Any]:
-    """Share answered by the linear stage, and how the cascade's actions compare with the full blend's."""
-    stages, served, blend = np.asarray(stages), np.asarray(served_actions), np.asarray(blend_actions)
+    """Share answered by the linear stage, and how the cascade's actions and labels compare with the full blend's
+    (probability arrays [n, LABELS])."""
+    stages = np.asarray(stages)
+    served, blend = actions(served_probs[:, HARASSING], thresholds), actions(blend_probs[:, HARASSING], thresholds)
     n = len(stages)
     out = {
         "n": n,
         "answered_by_linear": float((stages == "linear").mean()) if n else None,
         "action_agreement": float((served == blend).mean()) if n else None,
+        "label_agreement": float((served_probs.argmax(axis=1) == blend_probs.argmax(axis=1)).mean()) if n else None,
         "hide_changes": int(((blend == "hide") != (served == "hide")).sum()),
     }
     if y is not None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.cascade import actions, coverage, fit_cascade, realistic_mix
+from evaluation.cascade import coverage, fit_cascade, realistic_mix
 from withyou.bundle import Classifier, softmax
 from withyou.integrity import read_json, write_bundle_json
 from withyou.labels import LABELS
@@ -25,7 +25,6 @@ from withyou.policy import Thresholds
 from withyou.records import Record
 
 Scorer = Callable[[Sequence[str], Sequence[str | None]], np.ndarray]
-HARASSING = LABELS.index("harassing")
 COLUMNS = ("transformer", "linear", "cascade")
 """Evaluation columns of a bundle with a linear stage, beside `model` (the blend)."""
 
@@ -85,10 +84,12 @@ def fit_and_record_cascade(classifier: Classifier, validation: Sequence[Record],
     `classifier` and, when `write`, record it in the bundle's blend.json (checksum kept true)."""
     texts, parents = [r.text for r in validation], [r.parent_text for r in validation]
     reads = np.array(classifier.reads_linear(texts))
-    linear = classifier.linear_probabilities(texts, parents)[:, classifier.labels.index("harassing")]
+    columns = [classifier.labels.index(label) for label in LABELS]
+    linear = classifier.linear_probabilities(texts, parents)[:, columns]
     y = np.array([LABELS.index(r.label) for r in validation])
-    fitted = fit_cascade(y, val_probs[:, HARASSING], linear, reads, thresholds)
-    classifier.blend = dataclasses.replace(classifier.blend, cascade_below=fitted["linear_allow_below"])
+    fitted = fit_cascade(y, val_probs, linear, reads, thresholds)
+    classifier.blend = dataclasses.replace(classifier.blend, cascade_below=fitted["linear_allow_below"],
+                                           cascade_sure_above=fitted["linear_sure_above"])
     if write:
         blend = read_json(Path(classifier.path) / "blend.json")
         write_bundle_json(classifier.path, "blend.json", {**blend, "cascade": fitted})
@@ -111,8 +112,8 @@ def stages_section(classifier: Classifier, thresholds: Thresholds, cascade: dict
 
 def cascade_coverage(classifier: Classifier, records: Sequence[Record], thresholds: Thresholds) -> dict[str, Any]:
     texts, parents = [r.text for r in records], [r.parent_text for r in records]
+    columns = [classifier.labels.index(label) for label in LABELS]
     served, stages = classifier.staged_proba(texts, parents, thresholds)
-    harassing = classifier.labels.index("harassing")
     blend = softmax(classifier.scores(texts, parents), classifier.temperature)
     y = np.array([LABELS.index(r.label) if r.label in LABELS else -1 for r in records])
-    return coverage(stages, actions(served[:, harassing], thresholds), actions(blend[:, harassing], thresholds), y)
+    return coverage(stages, served[:, columns], blend[:, columns], thresholds, y)

@@ -3,17 +3,21 @@
 blend.json (written by training/linear.py, `cascade` by evaluation):
 
     {"format": BLEND_FORMAT, "method": "log_linear_pool", "linear_weight": w in [0, 1],
-     "linear_languages": ["en"], "cascade": null or {"linear_allow_below": bar, ...how it was fitted}}
+     "linear_languages": ["en"],
+     "cascade": null or {"linear_allow_below": bar, "linear_sure_above": q, ...how it was fitted}}
 
 - **Blend.** Scores are the log-linear pool (1 − w)·log p_transformer + w·log p_linear (`pool`); the bundle's
   temperature and thresholds are fitted on it, so `softmax(pool / T)` is what is served. The linear stage was fitted
   on English only, so a post confidently in another language is scored by the transformer alone (log
   p_transformer), whatever the blend (`reads_linear`).
 - **Cascade.** The linear stage costs a fraction of a millisecond; the transformer several. A post the linear stage
-  reads and gives P(harassing) below `linear_allow_below` is answered by it alone — label and scores from the
-  linear stage, action allow — and never reaches the transformer. The bar is fitted on validation so that the
-  actions differ from the full blend's on at most 0.5 % of posts and on no disclosure the blend hides, and it is
-  never above the review threshold, so the linear stage alone never reviews or hides anything.
+  reads and gives P(harassing) below `linear_allow_below`, and its top label a probability above
+  `linear_sure_above`, is answered by it alone — label and scores from the linear stage, action allow — and never
+  reaches the transformer. Both bars are fitted on validation (evaluation/cascade.py): the first so that the
+  actions differ from the full blend's on at most 0.5 % of posts and on no disclosure the blend hides (it is never
+  above the review threshold, so the linear stage alone never reviews or hides anything); the second so that the
+  labels differ from the blend's on at most 0.5 % of posts — the cascade saves compute, it does not give a weaker
+  answer. A bundle whose cascade has no `linear_sure_above` (written before it existed) reads it as 0.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ class Blend:
     languages: tuple[str, ...]
     cascade_below: float | None
     """P_linear(harassing) under which the linear stage answers alone; None: no cascade."""
+    cascade_sure_above: float = 0.0
+    """…and only when its top label's probability is above this."""
 
 
 def read_blend(bundle_dir: Path) -> Blend:
@@ -72,9 +78,12 @@ def read_blend(bundle_dir: Path) -> Blend:
     if not isinstance(languages, list) or not all(isinstance(code, str) for code in languages):
         raise BundleError(f"{path}: linear_languages must be a list of language codes")
     cascade = blend.get("cascade")
-    below = None
+    below, sure = None, 0.0
     if cascade is not None:
-        below = cascade.get("linear_allow_below") if isinstance(cascade, dict) else None
-        if isinstance(below, bool) or not isinstance(below, (int, float)) or not 0.0 <= below <= 1.0:
-            raise BundleError(f"{path}: cascade.linear_allow_below must be a number in [0, 1], got {below!r}")
-    return Blend(float(weight), tuple(languages), None if below is None else float(below))
+        if not isinstance(cascade, dict):
+            raise BundleError(f"{path}: cascade must be null or an object")
+        below, sure = cascade.get("linear_allow_below"), cascade.get("linear_sure_above", 0.0)
+        for key, value in (("linear_allow_below", below), ("linear_sure_above", sure)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise BundleError(f"{path}: cascade.{key} must be a number in [0, 1], got {value!r}")
+    return Blend(float(weight), tuple(languages), None if below is None else float(below), float(sure))

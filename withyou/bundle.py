@@ -11,7 +11,8 @@ A bundle is a directory:
                         set that includes "harassing" (the policy's label) — the bundle, not the code, says which
     thresholds.json     action thresholds on P(harassing) (withyou/policy.py: Thresholds)
     calibration.json    {"temperature": T} — logits are divided by T before the softmax
-    metadata.json       model_version, base_model, data_hash, labels (training order), encoding (pair or single,
+    metadata.json       model_version, base_model, preset (the training preset; `withyou retrain` trains it
+                        again), data_hash, labels (training order), encoding (pair or single,
                         max length, truncation, pad id, token_type_ids: withyou.encoding.EncodingSpec),
                         text_normalization, languages (ISO 639-1 codes the model was trained on; absent = ["en"]),
                         parity and int8 agreements, metrics, created_at, library_versions, `stages` (["transformer"]
@@ -300,8 +301,9 @@ class Classifier:
                      thresholds: Thresholds | None = None,
                      detections: Sequence[Any] | None = None) -> tuple[np.ndarray, list[str]]:
         """Served probabilities [n, labels] (calibrated) and the stage that decided each post: the cascade's linear
-        stage for a post it reads with P(harassing) under min(cascade bar, review threshold), else the blend (or the
-        transformer alone: withyou/blend.py). Posts the cascade answers never reach the transformer."""
+        stage for a post it reads with P(harassing) under min(cascade bar, review threshold) and a top label above its
+        sureness bar, else the blend (or the transformer alone: withyou/blend.py). Posts the cascade answers never
+        reach the transformer."""
         thresholds = thresholds or self.thresholds
         parents = list(parent_texts) if parent_texts is not None else [None] * len(texts)
         rows = np.zeros((len(texts), len(self.labels)))
@@ -313,8 +315,9 @@ class Classifier:
             linear[chosen] = self.linear_probabilities([texts[i] for i in chosen], [parents[i] for i in chosen])
             below = self.blend.cascade_below
             if below is not None:
+                sure = self.blend.cascade_sure_above
                 for i in chosen:
-                    if linear[i, self.harassing_index] < min(below, thresholds.review):
+                    if linear[i, self.harassing_index] < min(below, thresholds.review) and linear[i].max() > sure:
                         rows[i], stages[i] = linear[i], "linear"
         rest = [i for i, stage in enumerate(stages) if stage != "linear"]
         if rest:
