@@ -6,9 +6,9 @@ scenario stops after --seconds or --max-requests, whichever comes first, and the
 
 Scenarios: single-item and batched (--batch items) requests, each with 1 and 16 concurrent clients. The two
 servers run one after the other, never at once, so neither steals the other's cores. Posts come from the seed
-corpus (datasets/seed/), with their parent posts where they have one; the `mix` scenarios send the realistic mix
-instead (evaluation/cascade.py: mostly benign posts, 5 % harassing, drawn from the built dataset's test split —
-the traffic a bundle's cascade is for).
+corpus (datasets/seed/), with their parent posts where they have one; the `mix` and `replies` scenarios send the
+realistic mixes instead (evaluation/cascade.py: mostly benign posts, 5 % harassing, drawn from the built dataset's
+test split — all its posts, or its replies alone — the traffic a bundle's cascade is for).
 
 Speed is never reported without quality: --metrics names the bundle's evaluation (metrics.json of `withyou
 evaluate`) and its real-text figures, served model beside the linear baseline, are printed and written with the
@@ -123,23 +123,28 @@ async def run_load(url: str, posts: list[dict], clients: int, batch: int, second
     return texts, latencies, statuses, time.perf_counter() - started
 
 
-def load_mix(dataset: Path) -> list[dict]:
-    """The realistic mix (evaluation.cascade.realistic_mix) of `dataset`'s test split."""
+def load_mixes(dataset: Path) -> dict[str, list[dict]]:
+    """The realistic mixes (evaluation.cascade.realistic_mix) of `dataset`'s test split, as evaluation's stages
+    section draws them: `mix` from all its posts, `replies` from its replies alone."""
     from evaluation.cascade import realistic_mix
 
     test = dataset / "test.jsonl"
     if not test.is_file():
         raise SystemExit(f"no {test}: build the dataset (withyou data build) or pass --dataset DIR")
-    return [{"text": r.text, "parent_text": r.parent_text} for r in realistic_mix(read_jsonl(test))]
+    records = read_jsonl(test)
+    pools = {"mix": records, "replies": [r for r in records if r.parent_text]}
+    return {name: [{"text": r.text, "parent_text": r.parent_text} for r in realistic_mix(pool)]
+            for name, pool in pools.items() if pool}
 
 
-def scenarios(posts: list[dict], mix: list[dict], batch: int) -> list[tuple[str, list[dict], int]]:
-    return [("single", posts, 1), ("batched", posts, batch), ("mix", mix, 1), ("mix", mix, batch)]
+def scenarios(posts: list[dict], mixes: dict[str, list[dict]], batch: int) -> list[tuple[str, list[dict], int]]:
+    return [("single", posts, 1), ("batched", posts, batch),
+            *[(name, mix, size) for name, mix in mixes.items() for size in (1, batch)]]
 
 
 def bench_service(name: str, url: str, posts: list[dict], args: argparse.Namespace) -> list[ScenarioResult]:
     results = []
-    for scenario, posts, batch in scenarios(posts, args.mix, args.batch):
+    for scenario, posts, batch in scenarios(posts, args.mixes, args.batch):
         for clients in CLIENT_COUNTS:
             asyncio.run(run_load(url, posts, clients, batch, 1.0, 2 * clients))  # connections and caches warm
             texts, latencies, statuses, elapsed = asyncio.run(
@@ -274,7 +279,7 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, help="the bundle's evaluation metrics.json (real-text quality)")
     args = parser.parse_args()
     args.bundle = args.bundle.resolve()
-    args.mix = load_mix(args.dataset)
+    args.mixes = load_mixes(args.dataset)
     posts = load_posts()
     logs = Path(tempfile.mkdtemp(prefix="withyou-bench-"))
     print(f"{len(posts)} seed posts, {len(os.sched_getaffinity(0))} cores, server logs in {logs}", flush=True)

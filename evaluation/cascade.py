@@ -11,8 +11,8 @@ on the validation split and against the full blend at the fitted thresholds,
   without serving a weaker model.
 
 `coverage` reports, for any set of posts, the share the linear stage answers and the action agreement with the
-blend. `realistic_mix` is the traffic the speed figures assume: mostly benign replies (REALISTIC_HARASSING_SHARE
-harassing), drawn from the test split.
+blend. `realistic_mix` is the traffic the speed figures assume: mostly benign posts (REALISTIC_HARASSING_SHARE
+harassing), drawn from the test split (evaluation/stages.py draws one from all its posts and one from its replies).
 """
 
 from __future__ import annotations

@@ -98,9 +98,13 @@ def fit_and_record_cascade(classifier: Classifier, validation: Sequence[Record],
 
 def stages_section(classifier: Classifier, thresholds: Thresholds, cascade: dict[str, Any],
                    sets: dict[str, Sequence[Record]], test: Sequence[Record]) -> dict[str, Any]:
-    """metrics["stages"]: which stages, the blend weight, the bar, and coverage per set (every set in `sets`, plus
-    the realistic mix drawn from `test`)."""
+    """metrics["stages"]: which stages, the blend weight, the bars, and coverage per set (every set in `sets`, plus
+    two realistic mixes drawn from `test`: from all its posts, and from its replies alone — a platform's traffic
+    is mostly replies, where the parent decides more and the linear stage reads context less well)."""
     graded = {**sets, "realistic_mix": realistic_mix(test)}
+    replies = [r for r in test if r.parent_text]
+    if replies:
+        graded["realistic_replies"] = realistic_mix(replies)
     return {
         "stages": list(classifier.stages),
         "blend_weight": classifier.blend.weight,
