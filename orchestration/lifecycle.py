@@ -1,16 +1,21 @@
 """The model lifecycle, written once: build → train → evaluate → gate → promote.
 
 `withyou up` (first model, or `--retrain`) and `withyou retrain` (with reviewed labels) both call `run_lifecycle`;
-they differ only in what they build with. Each step is the stage's own code:
+they differ only in what they build with. The training preset (TrainConfig.preset) decides the data too: the
+build reads the opt-in source sets it trains on (`multilingual`: the seed corpus in other languages and the
+multilingual public sources). Each step is the stage's own code:
 
-    build      training.build.build_dataset          (skipped when the dataset exists and no rebuild is asked)
+    build      training.build.build_dataset          skipped when the dataset exists, was built with the preset's
+                                                       opt-in sets, and no rebuild is asked
     train      training.pipeline.run_training        registers version N with alias "challenger"
-    evaluate   evaluation.cli.run_evaluation          calibration + thresholds into the bundle, the report, and —
+    evaluate   evaluation.cli.run_evaluation          calibration + thresholds into the bundle, the report (one
+                                                       table per language the bundle lists), and —
     gate                                               when a champion exists — the gate against it (exit 1: worse)
     floor                                              the promotion floor (evaluation/gate.py `floor`): the model
                                                        must beat the TF-IDF baseline on the real-text benchmarks and
-                                                       label no canonical disclosure harassing or hidden (exit 3
-                                                       below it), the first model included
+                                                       label no canonical disclosure harassing or hidden, and
+                                                       each listed language must pass its bars (exit 3 below it;
+                                                       evaluation/languages.py), the first model included
     promote    training.tracking.promote              alias "champion" → N, only when the floor and (with a
                                                        champion) the gate passed, the caller allows promotion, and
                                                        the model is not a --fast smoke model (those stay challenger)
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from training.config import DEFAULT_PRESET
 from withyou import paths
 from withyou.registry import CHAMPION, FLOOR_NONE
 
@@ -42,8 +48,9 @@ class LifecycleError(RuntimeError):
 
 @dataclass
 class LifecycleConfig:
-    fast: bool = False
-    """Train with the tiny preset (smoke runs, not a usable model)."""
+    preset: str = DEFAULT_PRESET
+    """The training preset (TrainConfig.preset); the build reads the opt-in source sets it trains on. "fast", the
+    smoke preset, is never promoted."""
     dataset_dir: Path | None = None
     """Where the dataset is (or is built) [artifacts/dataset]."""
     rebuild: bool = False
@@ -81,13 +88,13 @@ class LifecycleOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def train_config(fast: bool, overrides: dict[str, Any]) -> Any:
-    """The TrainConfig of a new model: training's defaults or its --fast preset, plus the given overrides."""
+def train_config(preset: str, overrides: dict[str, Any]) -> Any:
+    """The TrainConfig of a new model: the preset plus the given overrides (the fast preset with its int8 bar)."""
     from training.config import TrainConfig
 
-    if not fast:
-        return TrainConfig(**overrides)
-    return TrainConfig.fast(**{"parity_min_int8_agreement": FAST_PARITY_MIN_INT8_AGREEMENT, **overrides})
+    if preset == "fast":
+        overrides = {"parity_min_int8_agreement": FAST_PARITY_MIN_INT8_AGREEMENT, **overrides}
+    return TrainConfig.preset(preset, **overrides)
 
 
 def champion_exists(ref: str) -> bool:
@@ -102,17 +109,24 @@ def champion_exists(ref: str) -> bool:
     return True
 
 
-def ensure_dataset(config: LifecycleConfig, echo: Callable[[str], None]) -> dict[str, Any]:
-    """The dataset's manifest, building it first when it is missing or a rebuild is asked."""
+def ensure_dataset(config: LifecycleConfig, opt_in: tuple[str, ...], echo: Callable[[str], None]) -> dict[str, Any]:
+    """The dataset's manifest, building it first with the `opt_in` source sets when it is missing, a rebuild is
+    asked, or it was built with other opt-in sets (a model must not train on languages its preset leaves out, nor
+    miss those it asks for)."""
     from training.build import BuildConfig, Notices, build_dataset
 
     dataset_dir = Path(config.dataset_dir) if config.dataset_dir else paths.dataset_dir()
     manifest_path = dataset_dir / "manifest.json"
     if manifest_path.is_file() and not config.rebuild:
-        return json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        built_with = tuple((manifest.get("config") or {}).get("opt_in") or ())
+        if set(built_with) == set(opt_in):
+            return manifest
+        echo(f"notice: {dataset_dir} was built with opt-in {', '.join(built_with) or 'none'}; the {config.preset} "
+             f"preset trains on opt-in {', '.join(opt_in) or 'none'}: rebuilding it")
     chosen = {"seed": config.seed, "seed_dir": config.seed_dir}
     build = BuildConfig(data_dir=config.data_dir, out_dir=dataset_dir, include_public=config.include_public,
-                        extra=tuple(str(p) for p in config.extra),
+                        opt_in=opt_in, extra=tuple(str(p) for p in config.extra),
                         **{name: value for name, value in chosen.items() if value is not None})  # fmt: skip
     manifest = build_dataset(build, notices=Notices(lambda line: echo(f"notice: {line}")))
     echo(f"dataset {manifest['content_hash'][:12]}: {manifest['rows']}")
@@ -124,12 +138,12 @@ def run_lifecycle(config: LifecycleConfig, echo: Callable[[str], None] = print) 
     from training.pipeline import run_training
     from training.tracking import promote
 
+    train = train_config(config.preset, {"dataset_dir": config.dataset_dir, **config.train_overrides})
     against = config.champion if champion_exists(config.champion) else None
-    echo("step 1/4 build the dataset")
-    manifest = ensure_dataset(config, echo)
-    echo("step 2/4 train (transformer + baseline) and export the bundle")
-    overrides = {"dataset_dir": config.dataset_dir, **config.train_overrides}
-    trained = run_training(train_config(config.fast, overrides))
+    echo("step 1/4 build the dataset" + (f" with opt-in {', '.join(train.opt_in)}" if train.opt_in else ""))
+    manifest = ensure_dataset(config, train.opt_in, echo)
+    echo(f"step 2/4 train the {config.preset} preset (transformer + baseline) and export the bundle")
+    trained = run_training(train)
     echo(f"model {trained.model_version} → {trained.model_dir}")
     bundle_dir = trained.model_dir / "bundle"
     echo("step 3/4 evaluate: calibration, thresholds, report" + (f", gate against {against}" if against else ""))
@@ -149,7 +163,7 @@ def run_lifecycle(config: LifecycleConfig, echo: Callable[[str], None] = print) 
                              "not promoted or served")
     elif code == GATE_FAILED:
         outcome.notes.append(f"the gate refused it: worse than {against} on a gated number; not promoted")
-    elif config.fast:
+    elif config.preset == "fast":
         outcome.notes.append(f"not promoted: a --fast smoke model is never champion (registered version "
                              f"{trained.registered_version} stays challenger)")
     elif not trained.registered_version:

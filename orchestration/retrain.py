@@ -1,7 +1,9 @@
 """`withyou retrain`: reviewed labels back into the model — export → build → train a challenger → gate → promote.
 
 1. Export the review queue's decided items (review/export.py) to artifacts/review/exports/reviewed.jsonl.
-2. The lifecycle (orchestration/lifecycle.py) with that file as an extra: rebuild (training/build.py
+2. The lifecycle (orchestration/lifecycle.py) with that file as an extra and the champion's training preset (its
+   bundle's metadata.json `preset`; --preset overrides), so a multilingual champion is rebuilt with the opt-in
+   languages and retrained on its base, never silently English-only: rebuild (training/build.py
    add_extra_records: the base split does not move, so the champion's held-out test posts stay held out — when the
    rebuild reads what the champion's build read: the same --seed-dir, public data and --seed) → train a
    challenger (registered with alias "challenger") → evaluate + gate against the champion on the new build's test
@@ -32,7 +34,7 @@ from orchestration.lifecycle import (
     champion_exists,
     run_lifecycle,
 )
-from training.config import TrainConfig
+from training.config import DEFAULT_PRESET, TrainConfig
 from withyou import paths
 from withyou.registry import CHAMPION
 
@@ -44,8 +46,10 @@ class RetrainError(RuntimeError):
 @dataclass
 class RetrainConfig:
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
-    """Preset, build, gate and promotion options (orchestration/lifecycle.py); the retrain adds the review export
-    to its extras and always rebuilds."""
+    """Build, gate and promotion options (orchestration/lifecycle.py); the retrain sets its preset (`preset`), adds
+    the review export to its extras and always rebuilds."""
+    preset: str | None = None
+    """The training preset; None: the champion's (`champion_preset`)."""
     export: bool = True
     """Export the review queue first; off: use `review_export` as it is."""
     review_export: Path | None = None
@@ -80,13 +84,32 @@ def export_reviews(config: RetrainConfig, echo: Callable[[str], None]) -> tuple[
     return path, summary.written
 
 
-def lifecycle_config(config: RetrainConfig, review_export: Path, review_rows: int) -> LifecycleConfig:
-    """The lifecycle run of a retrain: rebuild with the review export as an extra, gate against the champion."""
+def champion_preset(champion: str) -> str:
+    """The preset the champion was trained with: its bundle's metadata.json `preset`. A champion that records none
+    (trained before presets were recorded, or from a bare TrainConfig) gets the default preset, unless it serves
+    languages beyond English, which the default preset would drop: then the caller must choose (RetrainError)."""
+    from withyou.integrity import read_metadata
+    from withyou.language import DEFAULT_LANGUAGES, bundle_languages
+    from withyou.registry import resolve_bundle
+
+    metadata = read_metadata(resolve_bundle(champion))
+    if metadata.get("preset"):
+        return metadata["preset"]
+    if other := [lang for lang in bundle_languages(metadata) if lang not in DEFAULT_LANGUAGES]:
+        raise RetrainError(f"the {champion!r} model records no training preset and serves {', '.join(other)}: pass "
+                           "--preset (multilingual keeps those languages; default drops them)")
+    return DEFAULT_PRESET
+
+
+def lifecycle_config(config: RetrainConfig, review_export: Path, review_rows: int, preset: str) -> LifecycleConfig:
+    """The lifecycle run of a retrain: rebuild with the review export as an extra, train `preset`, gate against the
+    champion."""
     base = config.lifecycle
     tags = {**base.train_overrides.get("tags", {}), "trigger": "retrain", "review_rows": str(review_rows)}
     return dataclasses.replace(
-        base, rebuild=True, extra=[review_export, *base.extra], train_overrides={**base.train_overrides, "tags": tags}
-    )
+        base, preset=preset, rebuild=True, extra=[review_export, *base.extra],
+        train_overrides={**base.train_overrides, "tags": tags},
+    )  # fmt: skip
 
 
 def tag_run(run_id: str | None, tags: dict[str, Any]) -> None:
@@ -105,10 +128,12 @@ def run_retrain(config: RetrainConfig, echo: Callable[[str], None] = print) -> R
             f"no {config.lifecycle.champion!r} model to gate against: train one and promote it first "
             "(`withyou up`, or `withyou train`, `withyou evaluate`, `withyou promote VERSION`)"
         )
+    preset = config.preset or champion_preset(config.lifecycle.champion)
+    echo(f"training preset: {preset}" + ("" if config.preset else f" (the {config.lifecycle.champion!r} model's)"))
     review_export, review_rows = export_reviews(config, echo)
     if review_rows == 0:
         echo("notice: no reviewed items yet; retraining on the base dataset alone")
-    done = run_lifecycle(lifecycle_config(config, review_export, review_rows), echo)
+    done = run_lifecycle(lifecycle_config(config, review_export, review_rows, preset), echo)
     manifest = done.manifest
     outcome = RetrainOutcome(
         exit_code=done.exit_code, review_rows=review_rows, dataset=_dataset_summary(manifest),
@@ -134,7 +159,12 @@ def write_report(outcome: RetrainOutcome) -> Path:
 
 
 def retrain(
-    fast: Annotated[bool, typer.Option("--fast", help="Train with the tiny preset (smoke runs)")] = False,
+    preset: Annotated[
+        Optional[str],
+        typer.Option(help="Training preset, as `withyou train --preset` [the champion's: its bundle's metadata.json "
+                     "preset]"),
+    ] = None,
+    fast: Annotated[bool, typer.Option("--fast", help="Same as --preset fast (smoke runs)")] = False,
     no_export: Annotated[bool, typer.Option("--no-export", help="Use the existing review export as it is")] = False,
     review_export: Annotated[Optional[Path], typer.Option(help="[artifacts/review/exports/reviewed.jsonl]")] = None,
     extra: Annotated[Optional[list[Path]], typer.Option("--extra", help="More labelled JSONL (repeatable)")] = None,
@@ -173,11 +203,12 @@ def retrain(
         if value is not None
     }  # fmt: skip
     lifecycle = LifecycleConfig(
-        fast=fast, dataset_dir=dataset, data_dir=data_dir, include_public=not no_public, seed_dir=seed_dir, seed=seed,
+        dataset_dir=dataset, data_dir=data_dir, include_public=not no_public, seed_dir=seed_dir, seed=seed,
         extra=list(extra or []), champion=champion, tolerance=tolerance, promote=not no_promote,
         train_overrides=train_overrides,
     )  # fmt: skip
-    config = RetrainConfig(lifecycle=lifecycle, export=not no_export, review_export=review_export)
+    config = RetrainConfig(lifecycle=lifecycle, preset="fast" if fast else preset, export=not no_export,
+                           review_export=review_export)  # fmt: skip
     try:
         outcome = run_retrain(config, echo=typer.echo)
     except (RetrainError, ConfigError, DatasetMissingError, DataError, ExportError, RegistryError) as exc:

@@ -1,12 +1,15 @@
 """`withyou up` — the README's main job: make sure a calibrated model exists, then serve it.
 
     1. a model to serve?   --bundle REF, else $WITHYOU_BUNDLE, else the champion; found → serve it (unless --retrain)
-    2. the lifecycle       orchestration/lifecycle.py: build the dataset if missing → train → evaluate → the baseline
-                           floor → gate against the champion when one exists (--retrain) → promote only if both pass
-                           (a --fast smoke model is never promoted: it is served from its bundle directory)
+    2. the lifecycle       orchestration/lifecycle.py: build the dataset if missing (with the opt-in source sets
+                           the --preset trains on) → train the preset → evaluate (English and every language the
+                           bundle lists) → the promotion floor → gate against the champion when one exists
+                           (--retrain) → promote only if both pass (a --fast smoke model is never promoted: it is
+                           served from its bundle directory)
     3. serve               `withyou serve --bundle models:/withyou@champion`
 
-A model below the linear baseline on real text is refused in one line with the numbers (exit 1), never served.
+A model below the floor (the linear baseline on real text, the canonical disclosures, each listed language's bars)
+is refused in one line with the numbers (exit 1), never served.
 
 The server runs in its own processes (`withyou serve` starts `bentoml serve` as a child and supervises it), and when
 `up` serves, training runs in a child process too (`train_in_child`), so the supervising process never imports torch.
@@ -20,6 +23,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from training.config import DEFAULT_PRESET
 from withyou.registry import CHAMPION_REF
 
 
@@ -30,7 +34,12 @@ def up(
     retrain: Annotated[
         bool, typer.Option("--retrain", help="Train a new model even when a champion exists; it must pass the gate")
     ] = False,
-    fast: Annotated[bool, typer.Option("--fast", help="Tiny training preset (smoke runs; not a usable model)")] = False,
+    preset: Annotated[
+        str,
+        typer.Option(help="Training preset, as `withyou train --preset`; the dataset is built with the opt-in source "
+                     "sets it trains on (multilingual: --opt-in multilingual)"),
+    ] = DEFAULT_PRESET,
+    fast: Annotated[bool, typer.Option("--fast", help="Same as --preset fast (smoke runs)")] = False,
     dataset: Annotated[
         Optional[Path], typer.Option(help="Built dataset to train on [artifacts/dataset; built when missing]")
     ] = None,
@@ -51,7 +60,7 @@ def up(
     elif bundle and not retrain:
         _fail(f"no bundle at {bundle}; drop --bundle to train one, or give a bundle directory / models:/ reference")
     else:
-        options = dict(fast=fast, dataset=dataset, data_dir=data_dir, no_public=no_public)
+        options = dict(preset="fast" if fast else preset, dataset=dataset, data_dir=data_dir, no_public=no_public)
         ref = train_in_child(options) if serve else train(console, **options)
     if not serve:
         console.print(f"ready to serve: withyou serve --bundle {ref}")
@@ -105,7 +114,7 @@ def _train_and_send(sender, options: dict) -> None:
         raise SystemExit(stop.exit_code) from None
 
 
-def train(console, *, fast: bool, dataset: Path | None, data_dir: Path | None, no_public: bool) -> str:
+def train(console, *, preset: str, dataset: Path | None, data_dir: Path | None, no_public: bool) -> str:
     """The lifecycle; returns the reference to serve (the champion alias, or the new bundle without a registry)."""
     from rich.markup import escape
 
@@ -123,7 +132,7 @@ def train(console, *, fast: bool, dataset: Path | None, data_dir: Path | None, n
 
     if dataset and not (Path(dataset) / "manifest.json").is_file():
         _fail(f"no built dataset at {dataset} (manifest.json missing); run `withyou data build --out {dataset}`")
-    config = LifecycleConfig(fast=fast, dataset_dir=dataset, data_dir=data_dir, include_public=not no_public,
+    config = LifecycleConfig(preset=preset, dataset_dir=dataset, data_dir=data_dir, include_public=not no_public,
                              train_overrides={"tags": {"trigger": "up"}})  # fmt: skip
     try:
         done = run_lifecycle(config, echo=lambda line: console.print(escape(line)))

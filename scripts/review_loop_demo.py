@@ -43,9 +43,9 @@ def first_champion(env: dict[str, str]) -> None:
     """Version 1 with the same --fast preset `withyou retrain --fast` uses (orchestration/lifecycle.py train_config)."""
     code = (
         "from training.pipeline import run_training; from orchestration.lifecycle import train_config; "
-        "run_training(train_config(True, {'tags': {'trigger': 'first-champion'}}))"
+        "run_training(train_config('fast', {'tags': {'trigger': 'first-champion'}}))"
     )
-    print("\n$ (python) run_training(train_config(fast=True, ...))", flush=True)
+    print("\n$ (python) run_training(train_config('fast', ...))", flush=True)
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, text=True, capture_output=True)
     print(done.stdout[-3000:], done.stderr[-1500:], sep="\n", flush=True)
     if done.returncode != 0:

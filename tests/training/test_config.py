@@ -2,7 +2,7 @@
 
 import pytest
 
-from training.config import ConfigError, TrainConfig
+from training.config import PRESET_TAG, ConfigError, TrainConfig
 
 
 SLOW_EXAMPLES_PER_S = 30  # the default loop on a fresh clone with 2 idle cores (training/config.py)
@@ -21,9 +21,14 @@ def test_the_default_example_budget_fits_the_main_job_on_the_slower_machine():
 
 def test_presets_take_overrides_and_unknown_names_are_refused():
     assert TrainConfig.preset("fast", seed=7).seed == 7 and TrainConfig.preset("fast").max_steps
-    assert TrainConfig.preset("default") == TrainConfig()
+    assert TrainConfig.preset("default") == TrainConfig(tags={PRESET_TAG: "default"})
     with pytest.raises(ConfigError, match="preset"):
         TrainConfig.preset("huge")
+
+
+def test_a_preset_names_itself_in_the_run_tag_beside_the_callers_tags():
+    for name in ("default", "full", "fast", "multilingual"):
+        assert TrainConfig.preset(name, tags={"trigger": "up"}).tags == {PRESET_TAG: name, "trigger": "up"}
 
 
 @pytest.mark.parametrize("field,value", [("label_temperature", 1.5), ("source_temperature", -0.1),

@@ -112,6 +112,7 @@ def test_the_preset_lists_the_languages_it_trained_on_and_serves_them(multilingu
     metadata = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
 
     assert set(metadata["languages"]) == {"en", "fr", "ja"}  # Spanish has no harassing or supportive rows: unlisted
+    assert metadata["preset"] == "multilingual"  # what `withyou retrain` trains again
     assert outcome.report["dataset"]["train_rows_per_language"]["es"] > 0
     assert (detect(FRENCH).lang, detect(SPANISH).lang) == ("fr", "es")
     classifier = Classifier.from_bundle(bundle)
