@@ -137,8 +137,16 @@ class TrainConfig:
     baseline_min_df: int = 2
     baseline_c: float = 4.0
     linear_stage: bool = True
-    """Add the linear stage (the baseline's TF-IDF features, fitted with the transformer's sample weights) and the
-    blend of both to the bundle (training/linear.py); the baseline_* settings above are its settings too."""
+    """Add the linear stage (the baseline's TF-IDF features, on the same training split) and the blend of both to
+    the bundle (training/linear.py); the baseline_* settings above are its settings too."""
+    linear_weighting: Literal["balanced", "transformer"] = "balanced"
+    """The linear stage's sample weights. `balanced`: every label weighs the same in all (the baseline's class
+    balancing), times `tag_weights` (identity counterfactuals, appeal corrections). `transformer`: the transformer's
+    epoch-sampling weights (source and label temperatures, seed_corpus_weight, tag_weights). Measured on the default
+    main job's data (2026-12-06): with the transformer's weights, which shrink the large public sources, the linear
+    stage lost to the baseline on EDOS dev (0.693 vs 0.720) and the blend only tied it (0.719 — below the floor);
+    balanced, the blend gave EDOS 0.730 and misogyny 0.740 (baseline 0.701): a partner that brings what the
+    transformer's sampling leaves out."""
 
     exporter: Exporter = "torchscript"
     """torchscript traces the eager-attention graph that onnxruntime fuses (training/export.py); dynamo also works."""
@@ -194,6 +202,8 @@ class TrainConfig:
             raise ConfigError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ConfigError(f"num_threads must be ≥ 1, got {self.num_threads}")
+        if self.linear_weighting not in ("balanced", "transformer"):
+            raise ConfigError(f"linear_weighting must be 'balanced' or 'transformer', got {self.linear_weighting!r}")
         if self.exporter not in ("dynamo", "torchscript"):
             raise ConfigError(f"exporter must be 'dynamo' or 'torchscript', got {self.exporter!r}")
         if not self.parity_max_abs_diff > 0:

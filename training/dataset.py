@@ -109,6 +109,11 @@ def balanced_quotas(class_sizes: list[int], budget: int) -> list[int]:
     return quotas
 
 
+def tag_weight(tags: tuple[str, ...], tag_weights: dict[str, float]) -> float:
+    """How many rows a row carrying `tags` counts as: the product of its tags' weights (1 for an untagged row)."""
+    return float(np.prod([tag_weights.get(t, 1.0) for t in tags]))
+
+
 def sampling_probabilities(
     records: list[Record],
     multipliers: dict[str, dict[str, float]] | None = None,
@@ -129,7 +134,7 @@ def sampling_probabilities(
     few against thousands of public posts that name women in abuse).
     """
     multipliers, tag_weights = multipliers or {}, tag_weights or {}
-    row_weight = np.array([float(np.prod([tag_weights.get(t, 1.0) for t in r.tags])) for r in records])
+    row_weight = np.array([tag_weight(r.tags, tag_weights) for r in records])
     cells: Counter[tuple[str, str]] = Counter()
     label_rows: Counter[str] = Counter()
     for r, w in zip(records, row_weight):

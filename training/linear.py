@@ -3,7 +3,8 @@
 `add_linear_stage(bundle_dir, ...)` is the step `withyou train` runs after exporting the transformer:
 
 1. fit a TF-IDF word + character n-gram logistic regression (training/baseline.py's features) on the same training
-   split and sample weights as the transformer (training.dataset.sampling_probabilities);
+   split as the transformer, with the sample weights TrainConfig.linear_weighting names (class-balanced by default;
+   training.pipeline.linear_sample_weights);
 2. write it into the bundle as linear.json + linear.npz, and check that the served scores equal scikit-learn's on
    the validation split (`LinearParityError` otherwise);
 3. fit the blend on validation: the weight w of the log-linear pool (1 − w)·log p_transformer + w·log p_linear

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from training.config import PRESET_TAG, TrainConfig
-from training.dataset import DatasetSplits, check_opt_in, label_ids, load_dataset, trained_languages
+from training.dataset import DatasetSplits, check_opt_in, label_ids, load_dataset, tag_weight, trained_languages
 from withyou import paths
 from withyou.encoding import NORMALIZATION, PARENT_FIRST, POST_FIRST
 from withyou.labels import LABEL_TO_ID, LABELS
@@ -82,6 +82,17 @@ def sample_weights(config: TrainConfig, dataset: DatasetSplits) -> np.ndarray:
     return probabilities * len(probabilities)
 
 
+def linear_sample_weights(config: TrainConfig, dataset: DatasetSplits) -> np.ndarray:
+    """Per training record, the linear stage's sample_weight (mean 1), as TrainConfig.linear_weighting says."""
+    if config.linear_weighting == "transformer":
+        return sample_weights(config, dataset)
+    labels = [r.label for r in dataset.train]
+    counts = Counter(labels)
+    weights = np.array([len(labels) / (len(counts) * counts[label]) * tag_weight(r.tags, config.tag_weights)
+                        for label, r in zip(labels, dataset.train)])
+    return weights / weights.mean() if len(weights) else weights
+
+
 def run_training(config: TrainConfig) -> TrainOutcome:
     """Fit, evaluate, export, report and register one model. Raises DatasetMissingError, ConfigError, ParityError."""
     import joblib
@@ -128,7 +139,7 @@ def run_training(config: TrainConfig) -> TrainOutcome:
         linear = None
         if config.linear_stage:
             linear = add_linear_stage(
-                model_dir / "bundle", dataset.train, sample_weights(config, dataset), dataset.validation,
+                model_dir / "bundle", dataset.train, linear_sample_weights(config, dataset), dataset.validation,
                 logits["validation"], max_features=config.baseline_max_features, min_df=config.baseline_min_df,
                 C=config.baseline_c,
             )

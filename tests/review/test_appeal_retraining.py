@@ -17,7 +17,7 @@ from tests.conftest import tiny_splits
 from tests.review.helpers import candidate
 from training.build import BuildConfig, build_dataset
 from training.dataset import load_dataset
-from training.pipeline import sample_weights
+from training.pipeline import linear_sample_weights, sample_weights
 from withyou.records import write_jsonl
 
 APPEALED = "if you had read the thread you would know I was repeating his words to report them to the mods"
@@ -56,3 +56,5 @@ def test_the_retrain_weights_an_appeal_correction_above_an_ordinary_review_label
     declared = config.tag_weights[APPEAL_CORRECTION_TAG]
     assert declared > 1
     assert weights[appeal_at] / weights[plain_at] == pytest.approx(declared)
+    linear = linear_sample_weights(config, dataset)  # the linear stage counts it as many rows too
+    assert linear[appeal_at] / linear[plain_at] == pytest.approx(declared)
