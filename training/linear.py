@@ -8,7 +8,9 @@
 2. write it into the bundle as linear.json + linear.npz, and check that the served scores equal scikit-learn's on
    the validation split (`LinearParityError` otherwise);
 3. fit the blend on validation: the weight w of the log-linear pool (1 − w)·log p_transformer + w·log p_linear
-   that minimises the validation log loss (withyou.linear.pool), over a grid; write blend.json;
+   that minimises the validation log loss (withyou.linear.pool), over a grid; write blend.json, whose
+   `linear_languages` are the bundle's `languages` (the linear stage was fitted on the same rows as the
+   transformer: English for the default build, every listed language for the multilingual one);
 4. record `stages` in metadata.json and the new files' checksums.
 
 Evaluation then fits the temperature and the action thresholds on the blend (what serving computes), and the
@@ -103,11 +105,13 @@ def check_linear_parity(pipeline: Any, bundle_dir: Path, records: Sequence[Recor
     return diff
 
 
-def fit_blend_weight(transformer_logits: np.ndarray, linear_probs: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
-    """The WEIGHT_GRID weight with the lowest validation log loss of the pooled softmax, and the loss per weight."""
+def fit_blend_weight(transformer_logits: np.ndarray, linear_probs: np.ndarray, y: np.ndarray,
+                     reads_linear: Sequence[bool] | None = None) -> tuple[float, dict]:
+    """The WEIGHT_GRID weight with the lowest validation log loss of the pooled softmax (rows the linear stage does
+    not read keep the transformer alone, as served), and the loss per weight."""
     losses = {}
     for weight in WEIGHT_GRID:
-        log_p = log_softmax(pool(transformer_logits, linear_probs, weight))
+        log_p = log_softmax(pool(transformer_logits, linear_probs, weight, reads_linear))
         losses[weight] = float(-log_p[np.arange(len(y)), y].mean())
     best = min(losses, key=losses.get)
     return best, losses
@@ -128,9 +132,10 @@ def add_linear_stage(
     stage = LinearStage.from_bundle(bundle_dir)
     linear_probs = stage.probabilities_for(labels, [r.text for r in validation], [r.parent_text for r in validation])
     y = np.array([labels.index(r.label) for r in validation])
-    weight, losses = fit_blend_weight(validation_logits, linear_probs, y)
+    languages = list(metadata.get("languages") or LINEAR_LANGUAGES)
+    weight, losses = fit_blend_weight(validation_logits, linear_probs, y, [r.lang in languages for r in validation])
     blend = {"format": BLEND_FORMAT, "method": "log_linear_pool", "linear_weight": weight,
-             "linear_languages": list(LINEAR_LANGUAGES), "fitted_on": "validation", "n": len(validation),
+             "linear_languages": languages, "fitted_on": "validation", "n": len(validation),
              "validation_log_loss": {f"{w:g}": loss for w, loss in losses.items()}, "cascade": None}
     (bundle_dir / "blend.json").write_text(json.dumps(blend, indent=2) + "\n", encoding="utf-8")
     metadata["stages"] = ["transformer", "linear"]

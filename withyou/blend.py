@@ -7,9 +7,10 @@ blend.json (written by training/linear.py, `cascade` by evaluation):
      "cascade": null or {"linear_allow_below": bar, "linear_sure_above": q, ...how it was fitted}}
 
 - **Blend.** Scores are the log-linear pool (1 − w)·log p_transformer + w·log p_linear (`pool`); the bundle's
-  temperature and thresholds are fitted on it, so `softmax(pool / T)` is what is served. The linear stage was fitted
-  on English only, so a post confidently in another language is scored by the transformer alone (log
-  p_transformer), whatever the blend (`reads_linear`).
+  temperature and thresholds are fitted on it, so `softmax(pool / T)` is what is served. The linear stage reads the
+  languages it was fitted on (`linear_languages`: the bundle's training languages — English for the default model),
+  so a post confidently in another language is scored by the transformer alone (log p_transformer), whatever the
+  blend (`reads_linear`).
 - **Cascade.** The linear stage costs a fraction of a millisecond; the transformer several. A post the linear stage
   reads and gives P(harassing) below `linear_allow_below`, and its top label a probability above
   `linear_sure_above`, is answered by it alone — label and scores from the linear stage, action allow — and never
@@ -32,7 +33,7 @@ from withyou.integrity import BundleError, read_json
 
 BLEND_FORMAT = "withyou-blend-v1"
 LINEAR_LANGUAGES = ("en",)
-"""What the linear stage reads: its character n-grams were fitted on English posts only."""
+"""What the linear stage reads when the bundle lists no languages (training/linear.py writes the bundle's own)."""
 PROBABILITY_FLOOR = 1e-6
 """log p_linear is taken of max(p, this): a label the linear stage gives 0 cannot veto the transformer."""
 STAGES = ("transformer", "linear", "blend")
