@@ -8,7 +8,8 @@ Scenarios: single-item and batched (--batch items) requests, each with 1 and 16 
 servers run one after the other, never at once, so neither steals the other's cores. Posts come from the seed
 corpus (datasets/seed/), with their parent posts where they have one; the `mix` and `replies` scenarios send the
 realistic mixes instead (evaluation/cascade.py: mostly benign posts, 5 % harassing, drawn from the built dataset's
-test split — all its posts, or its replies alone — the traffic a bundle's cascade is for).
+test split — all its posts, or its replies alone — the traffic a bundle's cascade is for; posts over the API's
+5,000-character limit are left out, since WithYou answers them 400).
 
 Speed is never reported without quality: --metrics names the bundle's evaluation (metrics.json of `withyou
 evaluate`) and its real-text figures, served model beside the linear baseline, are printed and written with the
@@ -38,6 +39,7 @@ import psutil
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from serving.config import ServingSettings  # noqa: E402
 from serving.process import ServerStartError, free_port, start_process, stop_process  # noqa: E402
 from withyou.paths import SEED_DIR  # noqa: E402
 from withyou.records import read_jsonl  # noqa: E402
@@ -131,7 +133,8 @@ def load_mixes(dataset: Path) -> dict[str, list[dict]]:
     test = dataset / "test.jsonl"
     if not test.is_file():
         raise SystemExit(f"no {test}: build the dataset (withyou data build) or pass --dataset DIR")
-    records = read_jsonl(test)
+    limit = ServingSettings.model_fields["max_text_chars"].default  # longer posts are a 400, not a benchmark
+    records = [r for r in read_jsonl(test) if len(r.text) <= limit and len(r.parent_text or "") <= limit]
     pools = {"mix": records, "replies": [r for r in records if r.parent_text]}
     return {name: [{"text": r.text, "parent_text": r.parent_text} for r in realistic_mix(pool)]
             for name, pool in pools.items() if pool}
