@@ -57,7 +57,8 @@ def fit_cascade(
     under = candidates[linear_p[candidates] < bar]
     sure = linear_probs[under].max(axis=1)
     by_sureness = np.argsort(-sure, kind="stable")
-    relabelled = np.cumsum(blend_probs[under].argmax(axis=1)[by_sureness] != linear_probs[under].argmax(axis=1)[by_sureness])
+    other_label = blend_probs[under].argmax(axis=1) != linear_probs[under].argmax(axis=1)
+    relabelled = np.cumsum(other_label[by_sureness])
     sure_above = prefix_bar(sure[by_sureness], relabelled <= max_label_change * n, ascending=False)
     answered = np.zeros(n, dtype=bool)
     answered[under[sure > sure_above]] = True
