@@ -56,15 +56,6 @@ def with_metadata(bundle: Path, destination: Path, **changes) -> Path:
     return copy
 
 
-@pytest.fixture()
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "WITHYOU_ARTIFACTS": str(tmp_path / "artifacts"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "WITHYOU_BUNDLE": "",
-    }
-
-
 # --- withyou up --preset multilingual ---
 
 

@@ -17,15 +17,6 @@ def run_up(args: list[str], env: dict[str, str]):
     return invoke(["up", "--no-serve", *args], env=env)
 
 
-@pytest.fixture()
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "WITHYOU_ARTIFACTS": str(tmp_path / "artifacts"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "WITHYOU_BUNDLE": "",
-    }
-
-
 def registry_call(env: dict[str, str], call):
     """Run `call()` against the test's MLflow store."""
     os.environ["MLFLOW_TRACKING_URI"], saved = env["MLFLOW_TRACKING_URI"], os.environ.get("MLFLOW_TRACKING_URI")
@@ -87,7 +78,8 @@ def test_up_refuses_a_model_below_the_linear_baseline_in_one_line_and_does_not_s
     env, tiny_dataset_dir: Path, tmp_path: Path
 ):
     """The benchmark is the training split itself: the TF-IDF baseline has learnt it by heart, a dozen transformer
-    steps have not."""
+    steps have not; the blend with its linear stage (which learnt it too) at best ties the baseline, and a tie is
+    not above it."""
     from tests.conftest import write_dataset
     from withyou.records import read_jsonl
 
@@ -101,7 +93,7 @@ def test_up_refuses_a_model_below_the_linear_baseline_in_one_line_and_does_not_s
     assert result.exit_code == 1, result.output
     (refusal,) = [line for line in result.output.splitlines() if line.startswith("refused:")]
     assert re.fullmatch(r"refused: model \S+ fails the promotion floor: below the linear baseline on real text: EDOS "
-                        r"dev harassing-vs-rest macro-F1 0\.\d{4} vs baseline [01]\.\d{4}; canonical disclosures: "
+                        r"dev harassing-vs-rest macro-F1 [01]\.\d{4} vs baseline [01]\.\d{4}; canonical disclosures: "
                         r"\d+ of 84 labelled harassing, \d+ hidden( \(must be none\))?; not promoted or served",
                         refusal), refusal
     assert "ready to serve" not in result.output and champion_version(env) is None
