@@ -86,11 +86,13 @@ def linear_sample_weights(config: TrainConfig, dataset: DatasetSplits) -> np.nda
     """Per training record, the linear stage's sample_weight (mean 1), as TrainConfig.linear_weighting says."""
     if config.linear_weighting == "transformer":
         return sample_weights(config, dataset)
-    labels = [r.label for r in dataset.train]
-    counts = Counter(labels)
-    weights = np.array([len(labels) / (len(counts) * counts[label]) * tag_weight(r.tags, config.tag_weights)
-                        for label, r in zip(labels, dataset.train)])
-    return weights / weights.mean() if len(weights) else weights
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    if not dataset.train:
+        return np.zeros(0)
+    balanced = compute_sample_weight("balanced", [r.label for r in dataset.train])
+    weights = balanced * np.array([tag_weight(r.tags, config.tag_weights) for r in dataset.train])
+    return weights / weights.mean()
 
 
 def run_training(config: TrainConfig) -> TrainOutcome:
