@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from training.config import DEFAULT_PRESET
+from training.config import DEFAULT_PRESET, FAST_PRESET
 from withyou import paths
 from withyou.registry import CHAMPION, FLOOR_NONE
 
@@ -92,7 +92,7 @@ def train_config(preset: str, overrides: dict[str, Any]) -> Any:
     """The TrainConfig of a new model: the preset plus the given overrides (the fast preset with its int8 bar)."""
     from training.config import TrainConfig
 
-    if preset == "fast":
+    if preset == FAST_PRESET:
         overrides = {"parity_min_int8_agreement": FAST_PARITY_MIN_INT8_AGREEMENT, **overrides}
     return TrainConfig.preset(preset, **overrides)
 
@@ -163,7 +163,7 @@ def run_lifecycle(config: LifecycleConfig, echo: Callable[[str], None] = print) 
                              "not promoted or served")
     elif code == GATE_FAILED:
         outcome.notes.append(f"the gate refused it: worse than {against} on a gated number; not promoted")
-    elif config.preset == "fast":
+    elif config.preset == FAST_PRESET:
         outcome.notes.append(f"not promoted: a --fast smoke model is never champion (registered version "
                              f"{trained.registered_version} stays challenger)")
     elif not trained.registered_version:

@@ -34,7 +34,7 @@ from orchestration.lifecycle import (
     champion_exists,
     run_lifecycle,
 )
-from training.config import DEFAULT_PRESET, TrainConfig
+from training.config import DEFAULT_PRESET, FAST_PRESET, TrainConfig
 from withyou import paths
 from withyou.registry import CHAMPION
 
@@ -207,7 +207,7 @@ def retrain(
         extra=list(extra or []), champion=champion, tolerance=tolerance, promote=not no_promote,
         train_overrides=train_overrides,
     )  # fmt: skip
-    config = RetrainConfig(lifecycle=lifecycle, preset="fast" if fast else preset, export=not no_export,
+    config = RetrainConfig(lifecycle=lifecycle, preset=FAST_PRESET if fast else preset, export=not no_export,
                            review_export=review_export)  # fmt: skip
     try:
         outcome = run_retrain(config, echo=typer.echo)

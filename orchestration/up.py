@@ -23,7 +23,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from training.config import DEFAULT_PRESET
+from training.config import DEFAULT_PRESET, FAST_PRESET
 from withyou.registry import CHAMPION_REF
 
 
@@ -60,7 +60,7 @@ def up(
     elif bundle and not retrain:
         _fail(f"no bundle at {bundle}; drop --bundle to train one, or give a bundle directory / models:/ reference")
     else:
-        options = dict(preset="fast" if fast else preset, dataset=dataset, data_dir=data_dir, no_public=no_public)
+        options = dict(preset=FAST_PRESET if fast else preset, dataset=dataset, data_dir=data_dir, no_public=no_public)
         ref = train_in_child(options) if serve else train(console, **options)
     if not serve:
         console.print(f"ready to serve: withyou serve --bundle {ref}")

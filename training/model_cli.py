@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from training.config import DEFAULT_PRESET, TrainConfig
+from training.config import DEFAULT_PRESET, FAST_PRESET, TrainConfig
 
 D = TrainConfig()
 """The defaults every option shows: declared once, in training/config.py."""
@@ -112,7 +112,7 @@ def train(
         if value is not None:
             overrides[key] = value or None  # 0 = no cap
     try:
-        config = TrainConfig.preset("fast" if fast else preset, **overrides)
+        config = TrainConfig.preset(FAST_PRESET if fast else preset, **overrides)
         from training.pipeline import run_training
 
         outcome = run_training(config)

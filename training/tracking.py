@@ -203,7 +203,7 @@ def check_champion(version: str | int) -> str:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from training.config import PRESET_TAG
+    from training.config import FAST_PRESET, PRESET_TAG
 
     configure()
     client = MlflowClient()
@@ -212,7 +212,7 @@ def check_champion(version: str | int) -> str:
     except MlflowException:
         raise RegistryError(f"no version {version} of registered model {MODEL_NAME!r}") from None
     run_tags = client.get_run(registered.run_id).data.tags if registered.run_id else {}
-    if run_tags.get(PRESET_TAG) == "fast":
+    if run_tags.get(PRESET_TAG) == FAST_PRESET:
         raise PromotionRefused(f"version {version} is a --fast smoke model: never champion (it stays a challenger)")
     verdict = registered.tags.get(FLOOR_TAG)
     if verdict is None:
