@@ -80,6 +80,9 @@ def tiny_multilingual(dataset: Path, base: Path, artifacts: Path, **overrides) -
 def test_the_multilingual_preset_is_e5_small_on_the_multilingual_build():
     preset = TrainConfig.preset("multilingual")
     assert (preset.base_model, preset.opt_in) == (E5_SMALL, (MULTILINGUAL,))
+    default = TrainConfig()
+    assert preset.learning_rate < default.learning_rate  # 1e-4 made e5-small collapse (TrainConfig.multilingual)
+    assert preset.max_train_examples > default.max_train_examples and preset.epochs == default.epochs
     assert TrainConfig().opt_in == () and TrainConfig.preset("multilingual", epochs=2).epochs == 2
 
 
