@@ -255,10 +255,10 @@ class TrainConfig:
         The bundle lists the languages its training split holds (`language_min_rows_per_label`).
 
         lr 5e-5: at the default's 1e-4 e5-small's training is unstable — on the third-round seed it collapsed to
-        one label (validation macro-F1 0.13 after two epochs, so the trained model was junk), and the same run
-        on one or two torch threads parted by 0.02 in loss after one epoch. 6,000 examples per epoch: English is
-        82 % of the multilingual sample, so this keeps the default's ≈ 5,000 English examples per epoch. 4 × 6,000
-        example-passes at ≈ 1.4× MiniLM's cost per step (word embeddings frozen)."""
+        one label (validation macro-F1 0.13 after two epochs, so the trained model was junk), and one run on one
+        vs two torch threads parted by 0.024 in loss after one epoch (0.004 at 5e-5). 6,000 examples per epoch:
+        English is 82 % of the multilingual sample, so this keeps the default's ≈ 5,000 English examples per
+        epoch. 4 × 6,000 example-passes at ≈ 1.4× MiniLM's cost per step (word embeddings frozen)."""
         from training.sources import MULTILINGUAL
 
         preset: dict[str, Any] = dict(base_model=MULTILINGUAL_BASE_MODEL, opt_in=(MULTILINGUAL,),
