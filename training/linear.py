@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from withyou.blend import BLEND_FORMAT, LINEAR_LANGUAGES, log_softmax, pool
+from withyou.blend import BLEND_FORMAT, LINEAR_LANGUAGES, log_softmax, pool, reads_linear
 from withyou.encoding import NORMALIZATION
 from withyou.integrity import read_json, record_checksums
 from withyou.linear import LINEAR_FORMAT, LinearStage
@@ -106,12 +106,12 @@ def check_linear_parity(pipeline: Any, bundle_dir: Path, records: Sequence[Recor
 
 
 def fit_blend_weight(transformer_logits: np.ndarray, linear_probs: np.ndarray, y: np.ndarray,
-                     reads_linear: Sequence[bool] | None = None) -> tuple[float, dict]:
+                     reads: Sequence[bool] | None = None) -> tuple[float, dict]:
     """The WEIGHT_GRID weight with the lowest validation log loss of the pooled softmax (rows the linear stage does
     not read keep the transformer alone, as served), and the loss per weight."""
     losses = {}
     for weight in WEIGHT_GRID:
-        log_p = log_softmax(pool(transformer_logits, linear_probs, weight, reads_linear))
+        log_p = log_softmax(pool(transformer_logits, linear_probs, weight, reads))
         losses[weight] = float(-log_p[np.arange(len(y)), y].mean())
     best = min(losses, key=losses.get)
     return best, losses
@@ -133,7 +133,8 @@ def add_linear_stage(
     linear_probs = stage.probabilities_for(labels, [r.text for r in validation], [r.parent_text for r in validation])
     y = np.array([labels.index(r.label) for r in validation])
     languages = list(metadata.get("languages") or LINEAR_LANGUAGES)
-    weight, losses = fit_blend_weight(validation_logits, linear_probs, y, [r.lang in languages for r in validation])
+    reads = reads_linear([r.text for r in validation], languages)
+    weight, losses = fit_blend_weight(validation_logits, linear_probs, y, reads)
     blend = {"format": BLEND_FORMAT, "method": "log_linear_pool", "linear_weight": weight,
              "linear_languages": languages, "fitted_on": "validation", "n": len(validation),
              "validation_log_loss": {f"{w:g}": loss for w, loss in losses.items()}, "cascade": None}

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from withyou.integrity import BundleError, read_json
+from withyou.language import detect, is_supported
 
 BLEND_FORMAT = "withyou-blend-v1"
 LINEAR_LANGUAGES = ("en",)
@@ -39,6 +40,13 @@ PROBABILITY_FLOOR = 1e-6
 STAGES = ("transformer", "linear", "blend")
 """Which stage decided a post (Prediction.stage): the transformer alone (a bundle without linear stage, or a post
 the linear stage does not read), the linear stage alone (the cascade), or the blend of both."""
+
+
+def reads_linear(texts: Sequence[str], languages: Sequence[str], detections: Sequence | None = None) -> list[bool]:
+    """Which posts the linear stage reads: all but those confidently in a language outside `languages`
+    (withyou.language.is_supported); `detections` are the texts' withyou.language.detect results when known."""
+    detections = detections or [detect(text) for text in texts]
+    return [is_supported(d, text, list(languages)) for d, text in zip(detections, texts)]
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

@@ -49,7 +49,7 @@ from withyou.encoding import (
     pad_id_of,
     set_truncation,
 )
-from withyou.blend import Blend, pool, read_blend
+from withyou.blend import Blend, pool, read_blend, reads_linear
 from withyou.integrity import BUNDLE_FILES, BundleContents, BundleError, check_bundle_dir, read_bundle, read_json
 from withyou.labels import HARASSING, Action
 from withyou.linear import LinearStage, LinearStageError
@@ -286,8 +286,7 @@ class Classifier:
         """Which posts the linear stage reads: all but those confidently in a language it was not fitted on."""
         if self.linear is None:
             return [False] * len(texts)
-        detections = detections or [detect_language(text) for text in texts]
-        return [is_supported(d, text, list(self.blend.languages)) for d, text in zip(detections, texts)]
+        return reads_linear(texts, self.blend.languages, detections)
 
     def encode(self, texts: Sequence[str], parent_texts: Sequence[str | None] | None = None) -> list[Any]:
         """Posts as this model reads them (withyou.encoding.encode_posts with the bundle's rules)."""
